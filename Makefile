@@ -1,0 +1,71 @@
+# Entry points for people and CI. Every tool runs from the project's virtualenv (.venv).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APP := TA-openai-audit
+# The one version string lives in globalConfig.json (meta.version).
+VERSION := $(shell $(PYTHON) -c 'import json; print(json.load(open("globalConfig.json"))["meta"]["version"])')
+SPL := dist/$(APP)-$(VERSION).spl
+PYENV_ROOT ?= $(HOME)/.pyenv
+# Splunk 9.x ships Python 3.9, Splunk 10 ships 3.13: the engine's tests run under both.
+PY39 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9))
+PY313 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
+
+.PHONY: help venv build package inspect test test-unit test-engine-versions clean
+
+help:
+	@echo "make package   build the add-on (output/) and dist/$(APP)-$(VERSION).spl"
+	@echo "make inspect   AppInspect (cloud, precert) on the .spl; report in dist/"
+	@echo "make test      everything CI runs"
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==25.2
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# ucc-gen 6.6 upgrades pip inside the build to the latest release unless told otherwise, and
+# pip 26.3 then fails to find splunktaucclib: hold it at 25.2. charset-normalizer is built from its
+# sdist, which is pure Python, so no compiled extension reaches the package.
+build: venv
+	rm -rf output
+	$(VENV)/bin/ucc-gen build --ta-version $(VERSION) --pip-version 25.2 \
+		--pip-custom-flag="--no-binary=charset-normalizer"
+
+package: build
+	mkdir -p dist
+	rm -f dist/$(APP)-*.tar.gz dist/$(APP)-*.spl
+	$(VENV)/bin/ucc-gen package --path output/$(APP) -o dist
+	mv dist/$(APP)-$(VERSION).tar.gz $(SPL)
+	@echo "built $(SPL) ($$(du -k $(SPL) | cut -f1) KiB)"
+
+inspect: $(SPL)
+	$(PY) tools/appinspect_gate.py $(SPL) dist/appinspect-report.json
+
+$(SPL):
+	$(MAKE) package
+
+test: package
+	$(PY) -m pytest
+	$(MAKE) inspect
+	$(MAKE) test-engine-versions
+
+# The engine under the Pythons Splunk ships, with the vendored lib/ of the built add-on.
+test-engine-versions:
+	@for py in "$(PY39)" "$(PY313)"; do \
+		test -n "$$py" || { echo "pyenv Python 3.9/3.13 not found under $(PYENV_ROOT)"; exit 1; }; \
+		v=$$($$py -c 'import sys; print("%d%d" % sys.version_info[:2])'); \
+		env=$(VENV)-py$$v; \
+		test -x $$env/bin/python || $$py -m venv $$env; \
+		$$env/bin/python -m pip install -q pytest==8.3.5 pytest-timeout==2.4.0; \
+		echo "== engine tests on $$($$env/bin/python --version)"; \
+		PYTHONPATH=output/$(APP)/lib $$env/bin/python -m pytest -p no:cacheprovider tests/engine || exit 1; \
+	done
+
+clean:
+	rm -rf output dist build .pytest_cache
