@@ -17,6 +17,9 @@ def _prune(app_dir):
     lib = os.path.join(app_dir, "lib")
     for name in PRUNED_LIB_DIRS:
         shutil.rmtree(os.path.join(lib, name), ignore_errors=True)
+    # test suites some libraries ship inside their package (certifi/tests, ...)
+    for package in os.listdir(lib):
+        shutil.rmtree(os.path.join(lib, package, "tests"), ignore_errors=True)
     for root, dirs, files in os.walk(app_dir):
         for d in [d for d in dirs if d == "__pycache__"]:
             shutil.rmtree(os.path.join(root, d))
