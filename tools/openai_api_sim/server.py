@@ -1,0 +1,385 @@
+"""HTTP server: the audit log endpoint, injected faults, and the /_sim control surface."""
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .store import EventStore, Query, QueryError
+
+DEFAULT_KEY = "sk-admin-" + "SimDefaultKey0123456789abcdefghijklmnopqrstuvwxyzABCD"
+NO_PERMISSION_KEY = "sk-admin-" + "SimNoAuditPermission0123456789abcdefghijklmnopqrstu"
+
+FAULT_NAMES = ("429", "429-retry-after", "500", "502", "503", "reset", "truncate", "nonjson", "slow")
+
+GATEWAY_502_HTML = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+class FaultSpec:
+    """``NAME@RATE[:ARG]``: see README.md for what each NAME does and what ARG means."""
+
+    def __init__(self, name: str, rate: float, arg: Optional[str] = None):
+        self.name, self.rate, self.arg = name, rate, arg
+
+    @classmethod
+    def parse(cls, text: str) -> "FaultSpec":
+        if not isinstance(text, str) or "@" not in text:
+            raise ValueError("fault spec %r: expected NAME@RATE[:ARG]" % (text,))
+        name, rest = text.split("@", 1)
+        rate_s, _, arg = rest.partition(":")
+        if name not in FAULT_NAMES:
+            raise ValueError("fault spec %r: unknown fault %r (one of %s)"
+                             % (text, name, ", ".join(FAULT_NAMES)))
+        try:
+            rate = float(rate_s)
+        except ValueError:
+            raise ValueError("fault spec %r: rate %r is not a number" % (text, rate_s))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("fault spec %r: rate must be between 0 and 1" % (text,))
+        arg = arg or None
+        if name in ("429-retry-after", "slow"):
+            if arg is None:
+                arg = "1" if name == "429-retry-after" else "1000"
+            try:
+                if float(arg) < 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("fault spec %r: ARG must be a non-negative number" % (text,))
+        elif name == "truncate":
+            if arg not in (None, "cut", "short"):
+                raise ValueError("fault spec %r: truncate ARG is cut or short" % (text,))
+            arg = arg or "cut"
+        elif name == "nonjson":
+            if arg is not None and not (arg.isdigit() and 100 <= int(arg) <= 599):
+                raise ValueError("fault spec %r: nonjson ARG is an HTTP status" % (text,))
+            arg = arg or "200"
+        elif arg is not None:
+            raise ValueError("fault spec %r: %s takes no ARG" % (text, name))
+        return cls(name, rate, arg)
+
+    def __str__(self) -> str:
+        return "%s@%g%s" % (self.name, self.rate, ":" + self.arg if self.arg else "")
+
+
+def parse_faults(specs: Optional[Iterable[Any]]) -> List[FaultSpec]:
+    out = [s if isinstance(s, FaultSpec) else FaultSpec.parse(s) for s in (specs or ())]
+    if sum(f.rate for f in out) > 1.0 + 1e-9:
+        raise ValueError("fault rates add up to more than 1")
+    return out
+
+
+def _error(message: str, etype: str, param: Optional[str] = None,
+           code: Optional[str] = None) -> Dict[str, Any]:
+    return {"error": {"message": message, "type": etype, "param": param, "code": code}}
+
+
+def _mask(key: str) -> str:
+    # What OpenAI echoes for a wrong key: never the key itself.
+    return (key[:9] if key.startswith("sk-") else "") + "*" * 8 + key[-4:] if len(key) > 12 else "****"
+
+
+class SimState:
+    """Everything the handler shares: store, keys, faults, counters. Thread-safe."""
+
+    def __init__(self, store: EventStore, key: str = DEFAULT_KEY,
+                 no_permission_keys: Sequence[str] = (NO_PERMISSION_KEY,),
+                 faults: Optional[Iterable[Any]] = None, seed: int = 0,
+                 latency_ms: float = 0.0, track_ids: bool = True):
+        self.store = store
+        self.key = key
+        self.no_permission_keys = set(no_permission_keys)
+        self.seed = seed
+        self.latency_ms = float(latency_ms)
+        self.track_ids = track_ids
+        self._lock = threading.Lock()
+        self.faults = parse_faults(faults)
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self._rng = random.Random(self.seed)
+        self.requests = 0
+        self.by_status = Counter()  # type: Counter
+        self.fault_counts = Counter()  # type: Counter
+        self.served = set()  # type: set
+        self.served_total = 0
+        self.control_requests = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reset_counters()
+
+    def set_faults(self, specs: Optional[Iterable[Any]]) -> None:
+        parsed = parse_faults(specs)
+        with self._lock:
+            self.faults = parsed
+
+    def draw_fault(self) -> Optional[FaultSpec]:
+        """Count a request and decide (one seeded draw) whether a fault replaces its response."""
+        with self._lock:
+            self.requests += 1
+            u = self._rng.random()
+            acc = 0.0
+            for f in self.faults:
+                acc += f.rate
+                if u < acc:
+                    self.fault_counts[f.name] += 1
+                    return f
+        return None
+
+    def record(self, status: Optional[int], page: Optional[Dict[str, Any]] = None) -> None:
+        with self._lock:
+            if status is not None:
+                self.by_status[str(status)] += 1
+            if page is not None:
+                ids = [ev["id"] for ev in page["data"]]
+                self.served_total += len(ids)
+                if self.track_ids:
+                    self.served.update(ids)
+
+    def stats(self) -> Dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "by_status": dict(self.by_status),
+                "faults": dict(self.fault_counts),
+                "ids_served": len(self.served),
+                "ids_served_total": self.served_total,
+                "events": len(self.store),
+                "control_requests": self.control_requests,
+            }
+
+    def served_ids(self) -> set:
+        with self._lock:
+            return set(self.served)
+
+
+def parse_query(raw_query: str) -> Dict[str, List[str]]:
+    """Query string -> {name: [values]}, accepting percent-encoded and raw brackets alike."""
+    params = {}  # type: Dict[str, List[str]]
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        # parse_qsl already decoded %5B/%5D; unquote again covers a doubly encoded key.
+        params.setdefault(unquote(name), []).append(value)
+    return params
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "openai-api-sim"
+    sys_version = ""
+    timeout = 15  # per-connection socket timeout: an idle or stuck client cannot hold a thread
+    state = None  # type: SimState  # set per server class
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # quiet: tests run many thousands of requests
+
+    # -- responses --
+    def _send(self, status: int, body: bytes, ctype: str = "application/json",
+              headers: Optional[Dict[str, str]] = None, declared_length: Optional[int] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) if declared_length is None else declared_length))
+        self.send_header("x-request-id", "req_%032x" % random.getrandbits(128))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _json(self, status: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        self._send(status, json.dumps(obj, separators=(",", ":")).encode("utf-8"), headers=headers)
+
+    def _reset_connection(self) -> None:
+        # SO_LINGER 0 then close: the kernel sends RST, the client sees "connection reset by peer".
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for f in (self.wfile, self.rfile):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        self.connection.close()
+
+    # -- routing --
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        if url.path.rstrip("/") == "/v1/organization/audit_logs":
+            self._audit_logs(url.query)
+        elif url.path.startswith("/_sim/"):
+            self._control("GET", url.path)
+        else:
+            self._json(404, _error("Invalid URL (GET %s)" % url.path, "invalid_request_error"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        if url.path.startswith("/_sim/"):
+            self._control("POST", url.path)
+        else:
+            self._read_body()
+            self._json(404, _error("Invalid URL (POST %s)" % url.path, "invalid_request_error"))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 256 * 1024 * 1024:
+            raise ValueError("body too large")
+        return self.rfile.read(length) if length else b""
+
+    # -- the API --
+    def _audit_logs(self, raw_query: str) -> None:
+        st = self.state
+        fault = st.draw_fault()
+        if st.latency_ms:
+            time.sleep(st.latency_ms / 1000.0)
+        if fault is not None and fault.name == "slow":
+            time.sleep(float(fault.arg) / 1000.0)
+            fault = None
+        if fault is not None and fault.name not in ("truncate",):
+            return self._fault(fault)
+
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if not token:
+            st.record(401)
+            return self._json(401, _error(
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "invalid_request_error"))
+        if token in st.no_permission_keys:
+            st.record(403)
+            return self._json(403, _error(
+                "You have insufficient permissions for this operation. Missing scopes: "
+                "api.audit_logs.read. Check that you have the correct role in your "
+                "organization, and if you're using a restricted API key, that it has the "
+                "necessary scopes.", "invalid_request_error"))
+        if token != st.key:
+            st.record(401)
+            return self._json(401, _error(
+                "Incorrect API key provided: %s. You can find your API key at "
+                "https://platform.openai.com/account/api-keys." % _mask(token),
+                "invalid_request_error", None, "invalid_api_key"))
+        try:
+            page = st.store.list(Query(parse_query(raw_query)))
+        except QueryError as e:
+            st.record(400)
+            return self._json(400, _error(e.message, "invalid_request_error", e.param, e.code))
+        body = json.dumps(page, separators=(",", ":")).encode("utf-8")
+        if fault is not None:  # truncate
+            st.record(200)
+            cut = max(1, len(body) // 2)
+            if fault.arg == "short":
+                # A buffering proxy that cut the body and fixed Content-Length: a complete
+                # HTTP response whose JSON does not parse.
+                return self._send(200, body[:cut])
+            # A proxy that lost the upstream mid-stream: full Content-Length, half the body,
+            # then the connection closes (the client sees an incomplete read).
+            self._send(200, body[:cut], declared_length=len(body))
+            self.close_connection = True
+            return None
+        st.record(200, page)
+        return self._send(200, body)
+
+    def _fault(self, fault: FaultSpec) -> None:
+        st = self.state
+        name = fault.name
+        if name == "reset":
+            return self._reset_connection()
+        if name in ("429", "429-retry-after"):
+            st.record(429)
+            headers = {"Retry-After": fault.arg} if name == "429-retry-after" else None
+            return self._json(429, _error(
+                "Rate limit reached for requests. Please try again later.", "requests", None,
+                "rate_limit_exceeded"), headers)
+        if name == "500":
+            st.record(500)
+            return self._json(500, _error(
+                "The server had an error while processing your request. Sorry about that!",
+                "server_error"))
+        if name == "502":
+            st.record(502)
+            return self._send(502, GATEWAY_502_HTML.encode(), "text/html")
+        if name == "503":
+            st.record(503)
+            return self._json(503, _error(
+                "The engine is currently overloaded, please try again later.", "server_error"))
+        if name == "nonjson":
+            status = int(fault.arg)
+            st.record(status)
+            return self._send(status, GATEWAY_502_HTML.encode(), "text/html")
+        raise AssertionError(name)
+
+    # -- control surface --
+    def _control(self, method: str, path: str) -> None:
+        st = self.state
+        with st._lock:
+            st.control_requests += 1
+        op = path[len("/_sim/"):].strip("/")
+        try:
+            body = self._read_body() if method == "POST" else b""
+            data = json.loads(body.decode("utf-8")) if body.strip() else {}
+            if method == "GET" and op == "stats":
+                return self._json(200, st.stats())
+            if method == "GET" and op == "served_ids":
+                return self._json(200, {"ids": sorted(st.served_ids())})
+            if method == "POST" and op == "events":
+                if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+                    raise ValueError('expected {"events": [...], "visible_after": seconds}')
+                n = st.store.add_events(data["events"], float(data.get("visible_after") or 0.0))
+                return self._json(200, {"added": n})
+            if method == "POST" and op == "faults":
+                if not isinstance(data, dict) or not isinstance(data.get("faults", []), list):
+                    raise ValueError('expected {"faults": ["NAME@RATE[:ARG]", ...]}')
+                st.set_faults(data.get("faults", []))
+                return self._json(200, {"faults": [str(f) for f in st.faults]})
+            if method == "POST" and op == "latency":
+                st.latency_ms = float(data.get("latency_ms", 0))
+                return self._json(200, {"latency_ms": st.latency_ms})
+            if method == "POST" and op == "reset":
+                st.reset()
+                return self._json(200, {"reset": True})
+        except (ValueError, TypeError) as e:
+            return self._json(400, _error(str(e), "invalid_request_error"))
+        return self._json(404, _error("No control operation %s %s" % (method, path),
+                                      "invalid_request_error"))
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, state: SimState, port: int = 0):
+        handler = type("BoundHandler", (Handler,), {"state": state})
+        self._conns = set()  # type: set
+        self._conns_lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._conns_lock:
+                self._conns.discard(request)
+
+    def close_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive connections."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
