@@ -1,0 +1,257 @@
+"""Command line for admins (troubleshooting on a forwarder) and for benchmarks.
+
+    PYTHONPATH=package/bin OPENAI_ADMIN_KEY=sk-admin-... python -m ta_openai_audit check --base-url URL
+    ... python -m ta_openai_audit collect --base-url URL --state-file state.json --output events.jsonl --once
+
+The key is read only from the environment (never from the command line, where `ps` shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from . import __version__
+from .checkpoint import FileCheckpointStore
+from .client import AuditLogClient
+from .collector import Collector
+from .errors import CollectorError, ConfigurationError
+from .settings import InputSettings
+
+KEY_ENV = "OPENAI_ADMIN_KEY"
+CLOCK_SKEW_LIMIT = 30.0
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Stopped(Exception):
+    """SIGINT/SIGTERM arrived while the client was waiting to retry."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ta_openai_audit",
+        description="OpenAI audit log collector (TA-openai-audit %s). The admin key is read from $%s."
+        % (__version__, KEY_ENV),
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command")
+    sub.required = True
+
+    def connection_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--base-url", required=True, help="e.g. https://api.openai.com/v1")
+        p.add_argument("--ca-bundle", help="PEM file of CAs to trust (TLS verification is always on)")
+        p.add_argument("--proxy", help="proxy URL: http://, socks5:// or socks5h://[user:pass@]host:port")
+        p.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds (default 60)")
+
+    check = sub.add_parser("check", help="connectivity, authentication, permission and clock skew")
+    connection_options(check)
+
+    collect = sub.add_parser("collect", help="collect audit logs into a JSON-lines file")
+    connection_options(collect)
+    collect.add_argument("--state-file", required=True, help="checkpoint file (written atomically)")
+    collect.add_argument("--output", required=True, help="JSON-lines file the events are appended to")
+    collect.add_argument("--name", default="cli", help="checkpoint key inside the state file (default cli)")
+    collect.add_argument("--start", help="first run: ISO date/datetime, Unix seconds or days back (default 7)")
+    collect.add_argument("--tenant-scoped", action="store_true", help="also collect tenant-scoped events")
+    collect.add_argument("--lag", help="seconds behind now the window ends (default 60)")
+    collect.add_argument("--overlap", help="seconds each window re-reads for late events (default 900)")
+    collect.add_argument("--interval", default="60", help="seconds between polls (default 60)")
+    collect.add_argument("--time-budget", type=float, help="seconds of retrying per page (default 0.8 x interval)")
+    collect.add_argument("--event-types", help="comma-separated event types (default: all)")
+    collect.add_argument("--project-ids", help="comma-separated project ids (default: all)")
+    collect.add_argument("--once", action="store_true", help="one poll, then exit")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    api_key = os.environ.get(KEY_ENV, "").strip()
+    if not api_key:
+        print("error: set the %s environment variable to the admin API key" % KEY_ENV, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "check":
+            return _check(args, api_key)
+        return _collect(args, api_key)
+    except ConfigurationError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _client(args: argparse.Namespace, api_key: str, **kwargs: Any) -> AuditLogClient:
+    if args.proxy and args.proxy.split("://", 1)[0] not in ("http", "https", "socks4", "socks4a", "socks5", "socks5h"):
+        raise ConfigurationError("--proxy must start with http://, socks4://, socks5:// or socks5h://")
+    return AuditLogClient(
+        args.base_url,
+        api_key,
+        proxy_url=args.proxy or None,
+        ca_bundle=args.ca_bundle or None,
+        read_timeout=args.timeout,
+        logger=logging.getLogger("ta_openai_audit.client"),
+        **kwargs,
+    )
+
+
+def _check(args: argparse.Namespace, api_key: str) -> int:
+    client = _client(args, api_key)
+    lines: List[str] = []
+    ok = True
+    server_date = local_time = None
+    try:
+        result = client.probe()
+    except CollectorError as exc:
+        ok = False
+        if exc.category in ("authentication", "permission"):
+            lines.append("connectivity: ok (the API answered)")
+            if exc.category == "authentication":
+                lines.append("authentication: FAILED (%s)" % exc)
+                lines.append("permission: not checked (authentication failed)")
+            else:
+                lines.append("authentication: ok")
+                lines.append("permission: FAILED (%s)" % exc)
+            server_date, local_time = exc.server_date, time.time()
+        else:
+            lines.append("connectivity: FAILED (%s: %s)" % (exc.category, exc))
+            lines.append("authentication: not checked")
+            lines.append("permission: not checked")
+    else:
+        lines.append("connectivity: ok (HTTP %d in %.2fs from %s)" % (result.status, result.elapsed, client.base_url))
+        lines.append("authentication: ok")
+        lines.append("permission: ok (audit logs readable; %d event on the first page)" % result.events)
+        server_date, local_time = result.server_date, result.local_time
+    finally:
+        client.close()
+    if server_date is None or local_time is None:
+        # Not a failure by itself: without a response there is nothing to compare against.
+        lines.append("clock skew: not checked (no Date header from the server)")
+    else:
+        skew = local_time - (server_date + 0.5)  # the Date header is truncated to the second
+        direction = "ahead of" if skew >= 0 else "behind"
+        # The Date header has one-second resolution.
+        if abs(skew) <= CLOCK_SKEW_LIMIT:
+            lines.append("clock skew: ok (local clock %.1fs %s the server's)" % (abs(skew), direction))
+        else:
+            ok = False
+            lines.append(
+                "clock skew: FAILED (local clock %.0fs %s the server's; more than %.0fs shifts the collection "
+                "window: fix NTP on this host)" % (abs(skew), direction, CLOCK_SKEW_LIMIT)
+            )
+    for line in lines:
+        print(line)
+    sys.stdout.flush()
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+class _DurableOutput:
+    """Checkpoint store wrapper: the output file is flushed and fsync'ed before every checkpoint
+    write, so a checkpoint never points past events that are not on disk."""
+
+    def __init__(self, store: FileCheckpointStore, output: Any):
+        self._store = store
+        self._output = output
+
+    def get(self, key: str) -> Optional[Dict[str, Any]]:
+        return self._store.get(key)
+
+    def update(self, key: str, state: Dict[str, Any]) -> None:
+        self._output.flush()
+        os.fsync(self._output.fileno())
+        self._store.update(key, state)
+
+    def delete(self, key: str) -> None:
+        self._store.delete(key)
+
+
+def _collect(args: argparse.Namespace, api_key: str) -> int:
+    stanza = {
+        "start": args.start,
+        "tenant_scoped": "1" if args.tenant_scoped else "0",
+        "lag_seconds": args.lag,
+        "overlap_seconds": args.overlap,
+        "interval": args.interval,
+        "event_types": args.event_types,
+        "project_ids": args.project_ids,
+    }
+    settings = InputSettings.from_stanza(stanza, min_interval=1)
+    budget = args.time_budget if args.time_budget is not None else max(5.0, min(0.8 * settings.interval, 300.0))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        logging.getLogger("ta_openai_audit").info("signal %d: finishing the current page, then exiting", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interruptible_sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _Stopped()
+
+    client = _client(args, api_key, time_budget=budget, sleep=interruptible_sleep)
+    _repair_last_line(args.output)
+    exit_code = EXIT_OK
+    try:
+        with open(args.output, "a", encoding="utf-8") as output:
+            store = _DurableOutput(FileCheckpointStore(args.state_file), output)
+
+            def emit(raw_json: str, effective_at: int, event: Dict[str, Any]) -> None:
+                output.write(raw_json + "\n")
+
+            collector = Collector(
+                client, store, args.name, settings,
+                logger=logging.getLogger("ta_openai_audit.collector"), should_stop=stop.is_set,
+            )
+            while True:
+                summary = None
+                try:
+                    summary = collector.run(emit)
+                    exit_code = EXIT_OK
+                except _Stopped:
+                    pass
+                except CollectorError as exc:
+                    print("error: %s: %s" % (exc.category, exc), file=sys.stderr)
+                    summary = exc.summary
+                    exit_code = EXIT_FAILED
+                    if isinstance(exc, ConfigurationError):
+                        args.once = True  # retrying cannot fix a setting
+                if summary is not None:
+                    print(summary.line())
+                    sys.stdout.flush()
+                if args.once or stop.is_set() or stop.wait(settings.interval):
+                    break
+    finally:
+        client.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.is_set():
+        print("stopped; the checkpoint is consistent", file=sys.stderr)
+    return exit_code
+
+
+def _repair_last_line(path: str) -> None:
+    """A process killed mid-write can leave a last line without its newline; end it, so the next
+    event starts on a line of its own (the cut event is resent: the checkpoint did not cover it)."""
+    try:
+        with open(path, "rb+") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    except FileNotFoundError:
+        return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

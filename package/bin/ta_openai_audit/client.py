@@ -1,0 +1,385 @@
+"""HTTP client for ``GET /v1/organization/audit_logs``.
+
+One requests.Session per run. Every page is validated before it is handed on; 429, 5xx, network
+errors and malformed bodies are retried with exponential backoff and full jitter (Retry-After
+wins when the server sends it) until the time budget for that page runs out. 401/403/TLS errors
+are never retried. TLS verification is always on. The API key lives only in the session's
+Authorization header: it is not logged, and anything the server echoes back is redacted.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import re
+import time
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+
+import requests
+
+from . import __version__
+from .errors import (
+    ApiUnavailableError,
+    AuthenticationError,
+    CollectorError,
+    ConfigurationError,
+    MalformedPageError,
+    PermissionDeniedError,
+    TLSVerificationError,
+)
+from .proxy import redact_proxy_url
+from .settings import validate_base_url
+
+PAGE_LIMIT = 100
+DEFAULT_TIME_BUDGET = 120.0
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+MAX_ATTEMPTS = 12
+_RETRY_STATUSES = frozenset([408, 429, 500, 502, 503, 504])
+_USER_AGENT = "TA-openai-audit/%s (+requests %s)" % (__version__, requests.__version__)
+_URL_CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s:]*:[^/@\s]*@")
+_BEARER_RE = re.compile(r"(?i)(bearer\s+)\S+")
+
+
+class ProbeResult(NamedTuple):
+    status: int
+    server_date: Optional[float]  # the Date header as Unix seconds
+    local_time: float  # local clock at the middle of the request
+    elapsed: float
+    events: int
+
+
+class _Retry(Exception):
+    """A failure worth another attempt (internal)."""
+
+    def __init__(self, reason: str, retry_after: Optional[float] = None, category: str = "server"):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.category = category
+
+
+class AuditLogClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        proxy_url: Optional[str] = None,
+        ca_bundle: Optional[str] = None,
+        connect_timeout: float = 10,
+        read_timeout: float = 60,
+        time_budget: Optional[float] = None,
+        logger: Optional[logging.Logger] = None,
+        sleep: Callable[[float], Any] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: Optional[random.Random] = None,
+    ):
+        self.base_url = validate_base_url(base_url)
+        self.url = self.base_url + "/organization/audit_logs"
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ConfigurationError("the account has no API key: enter the admin key (sk-admin-...)")
+        if any(c in api_key for c in "\r\n") or api_key != api_key.strip():
+            raise ConfigurationError("the API key contains spaces or line breaks: paste it again")
+        self._secrets = [api_key]
+        if ca_bundle:
+            if not os.path.isfile(ca_bundle):
+                raise ConfigurationError(
+                    "CA bundle %r does not exist or is not a file: give the path of a PEM file "
+                    "readable by Splunk" % (ca_bundle,)
+                )
+        self.verify = ca_bundle or True  # never False
+        self.proxy_url = proxy_url
+        self.timeout = (float(connect_timeout), float(read_timeout))
+        self.time_budget = DEFAULT_TIME_BUDGET if time_budget is None else float(time_budget)
+        self.logger = logger or logging.getLogger("ta_openai_audit.client")
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._rng = rng or random.Random()
+        self.requests_made = 0
+
+        session = requests.Session()
+        # Only our settings decide the proxy, CA bundle and credentials: with trust_env a
+        # ~/.netrc entry would replace the Authorization header and REQUESTS_CA_BUNDLE would
+        # override the account's CA bundle.
+        session.trust_env = False
+        session.verify = self.verify
+        session.proxies = {"http": proxy_url, "https": proxy_url} if proxy_url else {}
+        session.headers.update(
+            {
+                "Authorization": "Bearer " + api_key,
+                "Accept": "application/json",
+                "User-Agent": _USER_AGENT,
+            }
+        )
+        self.session = session
+
+    def __repr__(self) -> str:
+        return "AuditLogClient(base_url=%r, proxy=%r, ca_bundle=%r)" % (
+            self.base_url,
+            redact_proxy_url(self.proxy_url),
+            None if self.verify is True else self.verify,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "AuditLogClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def pages(self, params: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
+        """Yield validated pages for ``params`` (``limit`` defaults to 100), following
+        ``after=<id of the last item>`` while ``has_more`` (as the official SDKs do). The next
+        page is requested only when the caller asks for it, so nothing accumulates."""
+        query = dict(params)
+        query.setdefault("limit", PAGE_LIMIT)
+        after: Optional[str] = None
+        while True:
+            if after is not None:
+                query["after"] = after
+            page = self._get_page(query)
+            yield page
+            if not page["has_more"]:
+                return
+            after = page["data"][-1]["id"]
+
+    def probe(self) -> ProbeResult:
+        """One ``limit=1`` request, no retries: for the account check and ``check``.
+        Raises AuthenticationError, PermissionDeniedError, TLSVerificationError,
+        ApiUnavailableError (network, 429, 5xx) or MalformedPageError."""
+        started = self._monotonic()
+        wall = time.time()
+        try:
+            response, page = self._attempt({"limit": 1})
+        except _Retry as failure:
+            raise ApiUnavailableError(failure.reason, category=failure.category) from None
+        elapsed = self._monotonic() - started
+        return ProbeResult(
+            status=response.status_code,
+            server_date=_http_date(response),
+            local_time=wall + elapsed / 2,
+            elapsed=elapsed,
+            events=len(page["data"]),
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _get_page(self, query: Mapping[str, Any]) -> Dict[str, Any]:
+        started = self._monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                _, page = self._attempt(query)
+                if attempt > 1:
+                    self.logger.info("request succeeded after %d attempts", attempt)
+                return page
+            except _Retry as failure:
+                elapsed = self._monotonic() - started
+                if failure.retry_after is not None:
+                    delay = failure.retry_after
+                else:
+                    delay = self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+                if attempt >= MAX_ATTEMPTS or elapsed + delay > self.time_budget:
+                    waited = "" if failure.retry_after is None else " (server asked to wait %gs)" % delay
+                    raise ApiUnavailableError(
+                        "audit log API unavailable: gave up after %d attempt%s in %.0fs "
+                        "(time budget %.0fs)%s; last failure: %s"
+                        % (attempt, "" if attempt == 1 else "s", elapsed, self.time_budget, waited, failure.reason),
+                        category=failure.category,
+                    ) from None
+                self.logger.info(
+                    "attempt %d failed (%s); retrying in %.1fs", attempt, failure.reason, delay
+                )
+                self._sleep(delay)
+
+    def _attempt(self, query: Mapping[str, Any]) -> Tuple[requests.Response, Dict[str, Any]]:
+        """One HTTP request. Returns (response, validated page); raises _Retry for what is worth
+        retrying and a CollectorError for what is not."""
+        self.requests_made += 1
+        try:
+            response = self.session.get(
+                self.url,
+                params=query,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+            body = response.content  # read now, so a cut-off body fails inside this try
+        except requests.exceptions.SSLError as exc:
+            if _looks_like_verification_failure(exc):
+                raise TLSVerificationError(
+                    "TLS certificate verification failed for %s: %s. If a proxy or gateway "
+                    "re-signs TLS, set the account's CA bundle to its CA certificate"
+                    % (self.base_url, self._clean(exc))
+                ) from None
+            raise _Retry("TLS error: %s" % self._clean(exc), category="connection") from None
+        except requests.exceptions.ProxyError as exc:
+            raise _Retry("proxy error: %s" % self._clean(exc), category="connection") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            # InvalidSchema: e.g. a socks proxy without PySocks installed.
+            raise ConfigurationError("cannot make the request: %s" % self._clean(exc)) from None
+        except requests.exceptions.Timeout as exc:
+            raise _Retry("timeout: %s" % self._clean(exc), category="connection") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise _Retry("truncated or undecodable response body: %s" % self._clean(exc)) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Retry("connection error: %s" % self._clean(exc), category="connection") from None
+        except requests.exceptions.RequestException as exc:
+            raise _Retry("request failed: %s" % self._clean(exc), category="connection") from None
+
+        status = response.status_code
+        if status == 200:
+            try:
+                page = validate_page(_decode_json(body))
+            except MalformedPageError as exc:
+                raise _Retry("malformed page: %s" % exc.message, category="data") from None
+            self.logger.debug(
+                "GET audit_logs %s -> 200: %d events, has_more=%s",
+                _describe(query),
+                len(page["data"]),
+                page["has_more"],
+            )
+            return response, page
+
+        detail = self._server_message(body)
+        self.logger.debug("GET audit_logs %s -> HTTP %d", _describe(query), status)
+        error: Optional[CollectorError] = None
+        if status == 401:
+            error = AuthenticationError(
+                "authentication failed (HTTP 401): the API key was rejected; use an admin key "
+                "(sk-admin-...) of this organization%s" % detail
+            )
+        elif status == 403:
+            error = PermissionDeniedError(
+                "permission denied (HTTP 403): the admin key lacks the \"Audit Logs: Read\" "
+                "permission%s" % detail
+            )
+        elif status in _RETRY_STATUSES or 500 <= status <= 599:
+            raise _Retry("HTTP %d%s" % (status, detail), retry_after=_retry_after(response))
+        elif 300 <= status <= 399:
+            error = ConfigurationError(
+                "unexpected redirect (HTTP %d) to %s: check the base URL"
+                % (status, self._clean(response.headers.get("Location", "?")))
+            )
+        elif status == 404:
+            error = ConfigurationError(
+                "HTTP 404 for %s: check the base URL (it should end in /v1)%s" % (self.url, detail)
+            )
+        else:
+            error = CollectorError(
+                "the API refused the request (HTTP %d)%s: check event_types and project_ids"
+                % (status, detail),
+                category="configuration" if 400 <= status <= 499 else "server",
+            )
+        error.server_date = _http_date(response)
+        raise error
+
+    def _server_message(self, body: bytes) -> str:
+        try:
+            message = _decode_json(body)["error"]["message"]
+        except Exception:
+            return ""
+        if not isinstance(message, str):
+            return ""
+        return ": " + self._clean(message)[:300]
+
+    def _clean(self, value: Any) -> str:
+        """Text of an exception or server message with secrets removed."""
+        text = str(value)
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "[REDACTED]")
+        text = _URL_CREDENTIALS_RE.sub("***:***@", text)
+        return _BEARER_RE.sub(r"\1[REDACTED]", text)
+
+
+def validate_page(body: Any) -> Dict[str, Any]:
+    """Check the list envelope and every item's required fields; raise MalformedPageError."""
+    if not isinstance(body, dict):
+        raise MalformedPageError("the body is not a JSON object")
+    if body.get("object") != "list":
+        raise MalformedPageError("object is %r, not 'list'" % (body.get("object"),))
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise MalformedPageError("data is not a list")
+    has_more = body.get("has_more")
+    if not isinstance(has_more, bool):
+        raise MalformedPageError("has_more is missing or not a boolean")
+    for position, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise MalformedPageError("data[%d] is not an object" % position)
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            raise MalformedPageError("data[%d].id is missing or not a string" % position)
+        if not isinstance(item.get("type"), str) or not item["type"]:
+            raise MalformedPageError("data[%d].type is missing or not a string" % position)
+        effective_at = item.get("effective_at")
+        if not isinstance(effective_at, int) or isinstance(effective_at, bool):
+            raise MalformedPageError("data[%d].effective_at is missing or not an integer" % position)
+    if has_more and not data:
+        raise MalformedPageError("has_more is true on an empty page")
+    return body
+
+
+def _decode_json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedPageError("the body is not valid JSON (%d bytes; %s)" % (len(body), type(exc).__name__)) from None
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        # The contract documents seconds; an HTTP-date is honoured too.
+        parsed = _parse_http_date(value)
+        if parsed is None:
+            return None
+        seconds = parsed - time.time()
+    if seconds != seconds or seconds < 0:  # NaN or in the past
+        return 0.0
+    return seconds
+
+
+def _http_date(response: requests.Response) -> Optional[float]:
+    value = response.headers.get("Date")
+    return _parse_http_date(value) if value else None
+
+
+def _parse_http_date(value: str) -> Optional[float]:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
+def _looks_like_verification_failure(exc: Exception) -> bool:
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or (
+        "hostname" in text and "match" in text
+    )
+
+
+def _describe(query: Mapping[str, Any]) -> str:
+    """The query for a debug line (it holds no secrets; lists are shortened)."""
+    parts: List[str] = []
+    for key, value in query.items():
+        if isinstance(value, (list, tuple)):
+            value = "%d values" % len(value)
+        parts.append("%s=%s" % (key, value))
+    return " ".join(parts)

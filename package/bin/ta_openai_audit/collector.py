@@ -1,0 +1,550 @@
+"""The collector: walks fixed time windows of the audit log and records, after every page, exactly
+where it stands, so that every event is sent once even across crashes, late arrivals and pages that
+split a second.
+
+The walk (DESIGN.md, "The collector, in one paragraph")
+-------------------------------------------------------
+Each poll works a fixed window ``[max(high_water - overlap, start), now - lag]`` with
+``effective_at[gte]/[lte]``. The API pages newest first, so after each page: every event not sent
+before is emitted, then the checkpoint records the walk's position: the oldest effective_at
+processed so far (``oldest``) and the ids processed at that second (``oldest_ids``). A restart
+re-queries ``[window start, oldest]`` and skips ``oldest_ids``: no cursor has to survive, and at
+most the page in flight is sent again. When the window drains, ``high_water`` becomes the window's
+end and the ids sent with ``effective_at >= high_water - overlap`` are kept (``overlap_ids``): the
+next window starts ``overlap`` seconds back, so an event that shows up late is caught and one that
+was already sent is dropped.
+
+Checkpoint record (format version 1), one per stream, JSON:
+    {
+      "version": 1,
+      "start": 1732000000,          # first run's start setting, resolved; no window goes below it
+      "high_water": 1732550000,     # end of the last drained window, or null before the first
+      "overlap_ids": {"audit_log-...": 1732549990},  # sent, effective_at >= high_water - overlap
+      "walk": null | {              # the window being walked, when one is under way
+        "start": 1732549100, "end": 1732553000,
+        "oldest": 1732551000,       # oldest effective_at processed so far, null before the first page
+        "oldest_ids": ["audit_log-..."],             # ids processed at that second
+        "recent_ids": {"audit_log-...": 1732552990}  # sent in this walk with effective_at >= end - overlap
+      },
+      "updated_at": 1732553061      # informational
+    }
+Only ids inside an overlap (plus one second's worth) are kept, so the record does not grow with the
+backlog.
+
+Recovery policy for a checkpoint that cannot be used (undecodable, not an object, no or an unknown
+``version``, a field of the wrong type or an implausible time): it is logged at ERROR with what was
+found, then
+  1. if a plausible ``high_water`` can be read from it (an integer Unix time between 2020 and one day
+     ahead of now), collection resumes from there: window ``[high_water - overlap, now - lag]``. Nothing
+     is lost; the ids already sent were lost with the record, so events in the re-read overlap (and
+     a walk in progress above high_water) may be sent twice. The log names that interval.
+  2. otherwise the window is ``[max(configured start, now - lag - overlap - 24 h), now - lag]``: at
+     most a day plus the overlap is read again (never months), and the log names the exact interval
+     and says that anything older and not yet collected needs a backfill input.
+The recovered state is written back at once, in the current format (the old record is in the log).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from .errors import (
+    CheckpointError,
+    CollectorError,
+    ConfigurationError,
+    RepeatedIdError,
+)
+from .settings import InputSettings, is_tenant_scoped
+
+CHECKPOINT_VERSION = 1
+RECOVERY_WINDOW = 24 * 3600
+_MIN_PLAUSIBLE_TIME = 1577836800  # 2020-01-01: older than any OpenAI audit log
+_FUTURE_TOLERANCE = 86400
+
+Emit = Callable[[str, int, Dict[str, Any]], Any]
+
+
+def _iso(ts: Optional[int]) -> str:
+    if ts is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StreamSummary:
+    """What one stream did in one run."""
+
+    def __init__(self, name: str, key: str):
+        self.name = name  # "all" or "tenant"
+        self.key = key
+        self.window_start: Optional[int] = None
+        self.window_end: Optional[int] = None
+        self.resumed_at: Optional[int] = None  # set when the run continued a walk from `oldest`
+        self.events = 0
+        self.pages = 0
+        self.skipped_duplicates = 0
+        self.out_of_window = 0
+        self.drained = False
+        self.stopped = False
+        self.recovery: Optional[str] = None  # what the recovery policy did, if it ran
+        self.error: Optional[str] = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return dict(self.__dict__)
+
+    def line(self) -> str:
+        window = "[%s, %s]" % (_iso(self.window_start), _iso(self.window_end))
+        state = "error" if self.error else "drained" if self.drained else "stopped" if self.stopped else (
+            "nothing new" if self.window_start is None else "in progress"
+        )
+        return "stream=%s window=%s events=%d pages=%d skipped_duplicates=%d state=%s" % (
+            self.name,
+            window,
+            self.events,
+            self.pages,
+            self.skipped_duplicates,
+            state,
+        )
+
+
+class RunSummary:
+    def __init__(self) -> None:
+        self.events = 0
+        self.requests = 0
+        self.pages = 0
+        self.skipped_duplicates = 0
+        self.streams: List[StreamSummary] = []
+
+    def line(self) -> str:
+        return "events=%d requests=%d pages=%d skipped_duplicates=%d" % (
+            self.events,
+            self.requests,
+            self.pages,
+            self.skipped_duplicates,
+        )
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "events": self.events,
+            "requests": self.requests,
+            "pages": self.pages,
+            "skipped_duplicates": self.skipped_duplicates,
+            "streams": [s.as_dict() for s in self.streams],
+        }
+
+    def __repr__(self) -> str:
+        return "RunSummary(%s)" % self.line()
+
+
+class _BadRecord(Exception):
+    pass
+
+
+class _Walk:
+    __slots__ = ("start", "end", "oldest", "oldest_ids", "recent_ids")
+
+    def __init__(self, start: int, end: int, oldest: Optional[int] = None, oldest_ids=(), recent_ids=None):
+        self.start = start
+        self.end = end
+        self.oldest = oldest
+        self.oldest_ids: Set[str] = set(oldest_ids)
+        self.recent_ids: Dict[str, int] = dict(recent_ids or {})
+
+
+class _State:
+    __slots__ = ("start", "high_water", "overlap_ids", "walk")
+
+    def __init__(self, start: int, high_water: Optional[int] = None, overlap_ids=None, walk: Optional[_Walk] = None):
+        self.start = start
+        self.high_water = high_water
+        self.overlap_ids: Dict[str, int] = dict(overlap_ids or {})
+        self.walk = walk
+
+    def to_record(self, now: int) -> Dict[str, Any]:
+        walk = None
+        if self.walk is not None:
+            walk = {
+                "start": self.walk.start,
+                "end": self.walk.end,
+                "oldest": self.walk.oldest,
+                "oldest_ids": sorted(self.walk.oldest_ids),
+                "recent_ids": self.walk.recent_ids,
+            }
+        return {
+            "version": CHECKPOINT_VERSION,
+            "start": self.start,
+            "high_water": self.high_water,
+            "overlap_ids": self.overlap_ids,
+            "walk": walk,
+            "updated_at": now,
+        }
+
+    @classmethod
+    def from_record(cls, record: Any, now: float) -> "_State":
+        """Strict reader for format 1; raises _BadRecord saying what is wrong."""
+        if not isinstance(record, dict):
+            raise _BadRecord("it is a %s, not a JSON object" % type(record).__name__)
+        version = record.get("version")
+        if "version" not in record:
+            raise _BadRecord("it has no version field (an older format)")
+        if not _is_int(version):
+            raise _BadRecord("its version %r is not a number" % (version,))
+        if version < CHECKPOINT_VERSION:
+            raise _BadRecord("it is format %d, an older format (this add-on writes %d)" % (version, CHECKPOINT_VERSION))
+        if version > CHECKPOINT_VERSION:
+            raise _BadRecord(
+                "it is format %d, written by a newer version of the add-on (this one reads %d)"
+                % (version, CHECKPOINT_VERSION)
+            )
+        start = _time_field(record, "start", now)
+        high_water = record.get("high_water")
+        if high_water is not None:
+            high_water = _time_field(record, "high_water", now)
+        overlap_ids = _id_map(record.get("overlap_ids"), "overlap_ids")
+        walk_record = record.get("walk")
+        walk = None
+        if walk_record is not None:
+            if not isinstance(walk_record, dict):
+                raise _BadRecord("walk is not an object")
+            w_start = _time_field(walk_record, "start", now, "walk.")
+            w_end = _time_field(walk_record, "end", now, "walk.")
+            oldest = walk_record.get("oldest")
+            if oldest is not None:
+                oldest = _time_field(walk_record, "oldest", now, "walk.")
+            if w_start > w_end or (oldest is not None and not w_start <= oldest <= w_end):
+                raise _BadRecord("walk times are inconsistent (start %r, oldest %r, end %r)" % (w_start, oldest, w_end))
+            oldest_ids = walk_record.get("oldest_ids")
+            if not isinstance(oldest_ids, list) or not all(isinstance(i, str) for i in oldest_ids):
+                raise _BadRecord("walk.oldest_ids is not a list of ids")
+            walk = _Walk(w_start, w_end, oldest, oldest_ids, _id_map(walk_record.get("recent_ids"), "walk.recent_ids"))
+        return cls(start, high_water, overlap_ids, walk)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _plausible_time(value: Any, now: float) -> bool:
+    return _is_int(value) and _MIN_PLAUSIBLE_TIME <= value <= now + _FUTURE_TOLERANCE
+
+
+def _time_field(record: Dict[str, Any], name: str, now: float, prefix: str = "") -> int:
+    value = record.get(name)
+    if not _plausible_time(value, now):
+        raise _BadRecord("%s%s is %r, not a Unix time between 2020 and tomorrow" % (prefix, name, value))
+    return value
+
+
+def _id_map(value: Any, name: str) -> Dict[str, int]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and _is_int(v) for k, v in value.items()):
+        raise _BadRecord("%s is not an object of id -> effective_at" % name)
+    return value
+
+
+def _describe_record(record: Any) -> str:
+    try:
+        text = json.dumps(record, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        text = repr(record)
+    return text if len(text) <= 500 else text[:500] + "... (%d characters)" % len(text)
+
+
+class _Stream:
+    def __init__(self, name: str, key: str, params: Dict[str, Any]):
+        self.name = name
+        self.key = key
+        self.params = params
+
+
+class Collector:
+    """``Collector(client, store, key, settings).run(emit) -> RunSummary``.
+
+    ``emit(raw_json, effective_at, event)`` is called for every new event of a page before the
+    checkpoint records that page; if it raises, the run stops at once and the checkpoint still
+    describes the previous page. ``should_stop()`` (optional) is asked after every page; when it
+    returns true the run ends there, with the checkpoint consistent.
+
+    Errors of one stream (CollectorError) do not stop the other stream; after all streams ran the
+    first error is raised again with ``.summary`` set to the run's summary.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        store: Any,
+        key: str,
+        settings: InputSettings,
+        *,
+        logger: Optional[logging.Logger] = None,
+        clock: Callable[[], float] = time.time,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ):
+        if not key:
+            raise ConfigurationError("the checkpoint key is empty")
+        self.client = client
+        self.store = store
+        self.key = key
+        self.settings = settings
+        self.logger = logger or logging.getLogger("ta_openai_audit.collector")
+        self._clock = clock
+        self._should_stop = should_stop or (lambda: False)
+
+    # -- streams ------------------------------------------------------------------------
+
+    def streams(self) -> List[_Stream]:
+        """The query streams this input needs. Requested event types are split between the
+        ordinary stream and the tenant-scoped one (``tenant_only=true`` accepts only
+        tenant-scoped types); a stream left with no types is not run at all, because an empty
+        filter would mean every type."""
+        settings = self.settings
+        types = list(settings.event_types)
+        tenant_types = [t for t in types if is_tenant_scoped(t)]
+        other_types = [t for t in types if not is_tenant_scoped(t)]
+        if tenant_types and not settings.tenant_scoped:
+            raise ConfigurationError(
+                "event_types %s are tenant-scoped: enable tenant_scoped" % ", ".join(tenant_types)
+            )
+        result = []
+        if not types or other_types:
+            params: Dict[str, Any] = {}
+            if other_types:
+                params["event_types[]"] = other_types
+            if settings.project_ids:
+                params["project_ids[]"] = list(settings.project_ids)
+            result.append(_Stream("all", self.key, params))
+        if settings.tenant_scoped and (not types or tenant_types):
+            # Tenant-scoped events belong to no project, so project_ids is not sent here.
+            params = {"tenant_only": "true"}
+            if tenant_types:
+                params["event_types[]"] = tenant_types
+            result.append(_Stream("tenant", self.key + ":tenant", params))
+        return result
+
+    # -- run ------------------------------------------------------------------------------
+
+    def run(self, emit: Emit) -> RunSummary:
+        summary = RunSummary()
+        first_request = self.client.requests_made
+        errors: List[CollectorError] = []
+        try:
+            for stream in self.streams():
+                if self._should_stop():
+                    break
+                stream_summary = StreamSummary(stream.name, stream.key)
+                summary.streams.append(stream_summary)
+                try:
+                    self._run_stream(stream, emit, stream_summary)
+                except CollectorError as exc:
+                    stream_summary.error = "%s: %s" % (exc.category, exc)
+                    self.logger.error(
+                        "stream %s (%s) stopped with a %s error: %s", stream.name, stream.key, exc.category, exc
+                    )
+                    errors.append(exc)
+                finally:
+                    summary.events += stream_summary.events
+                    summary.pages += stream_summary.pages
+                    summary.skipped_duplicates += stream_summary.skipped_duplicates
+                    self.logger.info("%s", stream_summary.line())
+        finally:
+            summary.requests = self.client.requests_made - first_request
+        if errors:
+            errors[0].summary = summary
+            raise errors[0]
+        return summary
+
+    def _run_stream(self, stream: _Stream, emit: Emit, summary: StreamSummary) -> None:
+        settings = self.settings
+        overlap = settings.overlap_seconds
+        now = int(self._clock())
+        window_end = now - settings.lag_seconds
+        state = self._load(stream, now, window_end, summary)
+
+        walk = state.walk
+        if walk is None:
+            if state.high_water is None:
+                window_start = state.start
+            else:
+                window_start = max(state.high_water - overlap, state.start)
+                if window_end <= state.high_water:
+                    self.logger.debug(
+                        "stream %s: nothing new (high_water %s, window end %s)", stream.name, _iso(state.high_water), _iso(window_end)
+                    )
+                    return
+            if window_end < window_start:
+                self.logger.info(
+                    "stream %s: window [%s, %s] has not begun yet (lag %ds)",
+                    stream.name, _iso(window_start), _iso(window_end), settings.lag_seconds,
+                )
+                return
+            walk = state.walk = _Walk(window_start, window_end)
+        else:
+            summary.resumed_at = walk.oldest
+        summary.window_start, summary.window_end = walk.start, walk.end
+        upper = walk.oldest if walk.oldest is not None else walk.end
+        self.logger.info(
+            "stream %s: window [%s, %s]%s",
+            stream.name, _iso(walk.start), _iso(walk.end),
+            " resuming at %s (%d ids already sent there)" % (_iso(walk.oldest), len(walk.oldest_ids))
+            if walk.oldest is not None else "",
+        )
+        params = dict(stream.params)
+        params["effective_at[gte]"] = walk.start
+        params["effective_at[lte]"] = upper
+        recent_floor = walk.end - overlap
+
+        # Repeated-id guard for this walk, in bounded memory: with newest-first pages an id can
+        # only come back on the page right after (a cursor that did not move or went the wrong
+        # way) or at the boundary second, so the previous page's ids and this process's ids at
+        # the current oldest second are enough.
+        previous_page: Set[str] = set()
+        boundary_second: Optional[int] = None
+        boundary_ids: Set[str] = set()
+
+        for page in self.client.pages(params):
+            data = page["data"]
+            page_ids: Set[str] = set()
+            for event in data:
+                event_id = event["id"]
+                if event_id in page_ids or event_id in previous_page or (
+                    event["effective_at"] == boundary_second and event_id in boundary_ids
+                ):
+                    raise RepeatedIdError(
+                        "the API returned audit log id %s twice in one walk (page %d of window [%s, %s]): "
+                        "pagination is not behaving as the collector relies on, so the walk stops here; "
+                        "the checkpoint still holds the last complete page"
+                        % (event_id, summary.pages + 1, _iso(walk.start), _iso(walk.end))
+                    )
+                page_ids.add(event_id)
+
+            out_of_order = 0
+            position_before = walk.oldest
+            for event in data:
+                event_id = event["id"]
+                effective_at = event["effective_at"]
+                if not walk.start <= effective_at <= upper:
+                    summary.out_of_window += 1
+                    continue
+                if event_id in state.overlap_ids or (effective_at == walk.oldest and event_id in walk.oldest_ids):
+                    summary.skipped_duplicates += 1
+                else:
+                    emit(json.dumps(event, separators=(",", ":"), ensure_ascii=False), effective_at, event)
+                    summary.events += 1
+                    if effective_at >= recent_floor:
+                        walk.recent_ids[event_id] = effective_at
+                if walk.oldest is None or effective_at < walk.oldest:
+                    walk.oldest = effective_at
+                    walk.oldest_ids = {event_id}
+                elif effective_at == walk.oldest:
+                    walk.oldest_ids.add(event_id)
+                elif position_before is not None and effective_at > position_before:
+                    out_of_order += 1
+                if effective_at != boundary_second:
+                    boundary_second, boundary_ids = effective_at, set()
+                boundary_ids.add(event_id)
+            summary.pages += 1
+            if out_of_order:
+                self.logger.warning(
+                    "stream %s: %d events on page %d are newer than the page before (the API is expected "
+                    "to page newest first); they were sent", stream.name, out_of_order, summary.pages,
+                )
+            previous_page = page_ids
+            if not page["has_more"]:
+                self._drain(state, overlap)
+            self._save(stream, state)
+            self.logger.debug(
+                "stream %s: page %d: %d events, walk at %s", stream.name, summary.pages, len(data), _iso(walk.oldest)
+            )
+            if not page["has_more"]:
+                summary.drained = True
+                break
+            if self._should_stop():
+                summary.stopped = True
+                self.logger.info("stream %s: stop requested; the walk continues next run", stream.name)
+                break
+        if summary.out_of_window:
+            self.logger.warning(
+                "stream %s: the API returned %d events outside the requested window; they were not "
+                "sent by this window", stream.name, summary.out_of_window,
+            )
+
+    @staticmethod
+    def _drain(state: _State, overlap: int) -> None:
+        walk = state.walk
+        assert walk is not None
+        high_water = walk.end if state.high_water is None else max(state.high_water, walk.end)
+        kept = dict(state.overlap_ids)
+        kept.update(walk.recent_ids)
+        floor = high_water - overlap
+        state.overlap_ids = {i: at for i, at in kept.items() if at >= floor}
+        state.high_water = high_water
+        state.walk = None
+
+    # -- checkpoint -------------------------------------------------------------------------
+
+    def _save(self, stream: _Stream, state: _State) -> None:
+        record = state.to_record(int(self._clock()))
+        try:
+            self.store.update(stream.key, record)
+        except CollectorError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(
+                "cannot write the checkpoint %r (%s: %s); the next run resends at most this page"
+                % (stream.key, type(exc).__name__, exc)
+            ) from None
+
+    def _load(self, stream: _Stream, now: int, window_end: int, summary: StreamSummary) -> _State:
+        try:
+            record = self.store.get(stream.key)
+        except ValueError as exc:
+            # Undecodable record (CorruptCheckpointError, or json's error from solnlib).
+            return self._recover(stream, "cannot be decoded", "%s: %s" % (type(exc).__name__, exc), None, now, window_end, summary)
+        except Exception as exc:
+            raise CheckpointError(
+                "cannot read the checkpoint %r (%s: %s); nothing was collected, the next run retries"
+                % (stream.key, type(exc).__name__, exc)
+            ) from None
+        if record is None:
+            state = _State(start=min(self.settings.start, window_end))
+            self.logger.info(
+                "stream %s: no checkpoint under %r: first run, starting at %s", stream.name, stream.key, _iso(state.start)
+            )
+            # Pin the start now, so a start given in days does not move with every run.
+            self._save(stream, state)
+            return state
+        try:
+            return _State.from_record(record, now)
+        except _BadRecord as why:
+            return self._recover(stream, str(why), _describe_record(record), record, now, window_end, summary)
+
+    def _recover(
+        self, stream: _Stream, problem: str, found: str, record: Any, now: int, window_end: int, summary: StreamSummary
+    ) -> _State:
+        overlap = self.settings.overlap_seconds
+        high_water = record.get("high_water") if isinstance(record, dict) else None
+        if _plausible_time(high_water, now):
+            state = _State(start=high_water - overlap, high_water=high_water)
+            action = (
+                "resuming from its high_water %d (%s): window [%s, %s]; events in [%s, %s] and any walk "
+                "that was under way above it may be sent twice, because the ids already sent were lost"
+                % (high_water, _iso(high_water), _iso(high_water - overlap), _iso(window_end),
+                   _iso(high_water - overlap), _iso(high_water))
+            )
+        else:
+            start = max(self.settings.start, window_end - overlap - RECOVERY_WINDOW)
+            start = min(start, window_end)
+            state = _State(start=start)
+            action = (
+                "no position could be recovered from it: re-reading [%s, %s] (the last 24 h plus the "
+                "overlap, or from the configured start if later); events before %s that had not been "
+                "collected are NOT read: to backfill them, add an input whose start is the date "
+                "of the last complete collection" % (_iso(start), _iso(window_end), _iso(start))
+            )
+        self.logger.error(
+            "checkpoint %r cannot be used: %s. Found: %s. Recovery: %s", stream.key, problem, found, action
+        )
+        summary.recovery = action
+        self._save(stream, state)
+        return state

@@ -1,0 +1,258 @@
+"""Input settings: parse and validate the fields of an ``openai_audit_logs://`` stanza.
+
+The same parser serves the modular input, the input REST handler (server-side validation) and the
+command line, so an admin sees the same message wherever a value is wrong.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import re
+import time
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+DEFAULT_INTERVAL = 60
+MIN_INTERVAL = 30
+DEFAULT_START_DAYS = 7
+MAX_START_DAYS = 3650
+DEFAULT_LAG = 60
+MAX_LAG = 3600
+DEFAULT_OVERLAP = 900
+MAX_OVERLAP = 86400
+# A bare number at or above this is read as Unix seconds (2001-09-09), below it as days.
+EPOCH_THRESHOLD = 1_000_000_000
+
+_EVENT_TYPE_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+_PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_LOOPBACK_HOSTS = ("localhost",)
+
+
+def is_tenant_scoped(event_type: str) -> bool:
+    """Tenant-scoped types are only returned with ``tenant_only=true`` (CONTRACT.md)."""
+    return event_type in ("role.bound_to_resource", "role.unbound_from_resource") or (
+        event_type.startswith("tenant.")
+    )
+
+
+def validate_base_url(url: Any) -> str:
+    """Return the base URL without a trailing slash, or raise ConfigurationError.
+
+    https for any host; plain http only for the loopback interface (the stand-ins used in tests),
+    because the admin key must never cross a network in clear text.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError("base_url is empty: use https://api.openai.com/v1")
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise ConfigurationError("base_url %r is not a valid URL" % (url,)) from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigurationError(
+            "base_url %r must be an https:// URL such as https://api.openai.com/v1" % (url,)
+        )
+    if parts.username is not None or parts.password is not None:
+        # Do not echo the URL: it may hold a password.
+        raise ConfigurationError("base_url must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("base_url %r must not have a query string or fragment" % (url,))
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            "base_url %r uses plain http: only https is allowed (http is accepted for "
+            "127.0.0.1, ::1 and localhost only)" % (url,)
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_HOSTS:
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return str(addr) in ("127.0.0.1", "::1")
+
+
+def parse_bool(value: Any, field: str, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "t", "y", "on"):
+        return True
+    if text in ("0", "false", "no", "f", "n", "off"):
+        return False
+    raise ConfigurationError("%s: %r is not a yes/no value (use 1 or 0)" % (field, value))
+
+
+def parse_int(value: Any, field: str, default: int, minimum: int, maximum: int, unit: str) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool):
+        raise ConfigurationError("%s: %r is not a whole number of %s" % (field, value, unit))
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigurationError(
+            "%s: %r is not a whole number of %s" % (field, value, unit)
+        ) from None
+    if not minimum <= number <= maximum:
+        raise ConfigurationError(
+            "%s: %d is out of range: use %d to %d %s" % (field, number, minimum, maximum, unit)
+        )
+    return number
+
+
+def parse_start(value: Any, now: float) -> int:
+    """``start`` -> Unix seconds. Accepts an ISO-8601 date (UTC midnight), an ISO-8601 date and
+    time (UTC when no offset is given), a number of days back from now, or Unix seconds."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return int(now) - DEFAULT_START_DAYS * 86400
+    text = str(value).strip()
+    help_text = (
+        "start: %r is not a date (2026-11-01), a date and time (2026-11-01T08:00:00Z), "
+        "a number of days (0 to %d) or Unix seconds" % (value, MAX_START_DAYS)
+    )
+    if re.fullmatch(r"\d+", text):
+        number = int(text)
+        if number >= EPOCH_THRESHOLD:
+            start = number
+        elif number <= MAX_START_DAYS:
+            return int(now) - number * 86400
+        else:
+            raise ConfigurationError(help_text)
+    else:
+        start = _parse_iso(text, help_text)
+    if start > now:
+        raise ConfigurationError("start: %r is in the future" % (value,))
+    return start
+
+
+def _parse_iso(text: str, help_text: str) -> int:
+    iso = text
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", iso):
+            parsed = _dt.datetime.combine(_dt.date.fromisoformat(iso), _dt.time())
+        elif "T" in iso or " " in iso:
+            parsed = _dt.datetime.fromisoformat(iso)
+        else:
+            raise ValueError(iso)
+    except ValueError:
+        raise ConfigurationError(help_text) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
+    return int(parsed.timestamp())
+
+
+def parse_list(value: Any, field: str, pattern: "re.Pattern[str]", what: str) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    seen = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        if not pattern.match(item):
+            raise ConfigurationError("%s: %r is not %s" % (field, item, what))
+        if item not in seen:
+            seen.append(item)
+    return tuple(seen)
+
+
+class InputSettings:
+    """The validated fields of one input. Build it with ``from_stanza``."""
+
+    __slots__ = (
+        "account",
+        "index",
+        "interval",
+        "start",
+        "event_types",
+        "project_ids",
+        "tenant_scoped",
+        "lag_seconds",
+        "overlap_seconds",
+    )
+
+    def __init__(
+        self,
+        *,
+        start: int,
+        account: str = "",
+        index: str = "",
+        interval: int = DEFAULT_INTERVAL,
+        event_types: Tuple[str, ...] = (),
+        project_ids: Tuple[str, ...] = (),
+        tenant_scoped: bool = False,
+        lag_seconds: int = DEFAULT_LAG,
+        overlap_seconds: int = DEFAULT_OVERLAP,
+    ):
+        self.account = account
+        self.index = index
+        self.interval = interval
+        self.start = start  # Unix seconds: where the first run begins
+        self.event_types = tuple(event_types)
+        self.project_ids = tuple(project_ids)
+        self.tenant_scoped = tenant_scoped
+        self.lag_seconds = lag_seconds
+        self.overlap_seconds = overlap_seconds
+
+    @classmethod
+    def from_stanza(
+        cls, stanza: Mapping[str, Any], now: Optional[float] = None, *, min_interval: int = MIN_INTERVAL
+    ) -> "InputSettings":
+        """Validate an input stanza (as splunkd or the REST handler passes it; other keys such as
+        ``disabled`` or ``host`` are ignored). Raises ConfigurationError naming the field."""
+        if now is None:
+            now = time.time()
+        get = stanza.get
+        event_types = parse_list(
+            get("event_types"),
+            "event_types",
+            _EVENT_TYPE_RE,
+            "an event type (lower-case words separated by dots, e.g. api_key.created)",
+        )
+        tenant_scoped = parse_bool(get("tenant_scoped"), "tenant_scoped")
+        tenant_types = [t for t in event_types if is_tenant_scoped(t)]
+        if tenant_types and not tenant_scoped:
+            raise ConfigurationError(
+                "event_types: %s %s tenant-scoped: the API returns them only to a tenant-scoped "
+                "query, so also tick tenant_scoped (or remove them)"
+                % (", ".join(tenant_types), "is" if len(tenant_types) == 1 else "are")
+            )
+        return cls(
+            account=str(get("account") or "").strip(),
+            index=str(get("index") or "").strip(),
+            interval=parse_int(
+                get("interval"), "interval", DEFAULT_INTERVAL, min_interval, 86400, "seconds"
+            ),
+            start=parse_start(get("start"), now),
+            event_types=event_types,
+            project_ids=parse_list(
+                get("project_ids"),
+                "project_ids",
+                _PROJECT_ID_RE,
+                "a project id (letters, digits, _ . : -; e.g. proj_abc123)",
+            ),
+            tenant_scoped=tenant_scoped,
+            lag_seconds=parse_int(get("lag_seconds"), "lag_seconds", DEFAULT_LAG, 0, MAX_LAG, "seconds"),
+            overlap_seconds=parse_int(
+                get("overlap_seconds"), "overlap_seconds", DEFAULT_OVERLAP, 0, MAX_OVERLAP, "seconds"
+            ),
+        )
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self) -> str:
+        return "InputSettings(%s)" % ", ".join("%s=%r" % kv for kv in self.as_dict().items())
