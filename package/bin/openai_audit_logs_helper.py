@@ -1,88 +1,117 @@
-import json
-import logging
+"""The openai_audit_logs modular input: reads its configuration from splunkd, runs the engine's
+collector and writes every audit log as one event. Called by the UCC-generated
+openai_audit_logs.py (splunkd starts one process per input and interval).
 
-import import_declare_test
-from solnlib import conf_manager, log
+Events: time = effective_at, sourcetype openai:audit, source openai_audit:<account>, data = the
+audit log as compact JSON, unchanged. Each event is written and flushed before the collector
+records the page in the KV store checkpoint (ta_openai_audit_checkpoints, key = the input's full
+stanza name), so a crash re-sends at most the page in flight and loses nothing.
+"""
+from __future__ import annotations
+
+import import_declare_test  # noqa: F401  (UCC: puts the add-on's lib/ first on sys.path)
+
+import time
+from typing import Any, Dict
+
+from solnlib import log, utils
 from splunklib import modularinput as smi
 
+import ta_openai_audit_splunk as splunk_side
+from ta_openai_audit.client import DEFAULT_TIME_BUDGET, AuditLogClient
+from ta_openai_audit.collector import Collector
+from ta_openai_audit.errors import CollectorError, ConfigurationError
+from ta_openai_audit.proxy import proxy_url_from_settings
+from ta_openai_audit.settings import InputSettings
 
-ADDON_NAME = "TA-openai-audit"
-
-def logger_for_input(input_name: str) -> logging.Logger:
-    return log.Logs().get_logger(f"{ADDON_NAME.lower()}_{input_name}")
-
-
-def get_account_api_key(session_key: str, account_name: str):
-    cfm = conf_manager.ConfManager(
-        session_key,
-        ADDON_NAME,
-        realm=f"__REST_CREDENTIAL__#{ADDON_NAME}#configs/conf-ta_openai_audit_account",
-    )
-    account_conf_file = cfm.get_conf("ta_openai_audit_account")
-    return account_conf_file.get(account_name).get("api_key")
+_stop_requested = False
 
 
-def get_data_from_api(logger: logging.Logger, api_key: str):
-    logger.info("Getting data from an external API")
-    dummy_data = [
-        {
-            "line1": "hello",
-        },
-        {
-            "line2": "world",
-        },
-    ]
-    return dummy_data
+def _request_stop(signum: Any = None, frame: Any = None) -> None:
+    # splunkd sends SIGTERM when it stops or the input is disabled: finish the page in
+    # flight, record it, and end, rather than die between writing events and the checkpoint.
+    global _stop_requested
+    _stop_requested = True
 
 
-def validate_input(definition: smi.ValidationDefinition):
-    return
+def page_time_budget(interval: int) -> float:
+    """How long the client may keep retrying one page: well inside the interval."""
+    return max(15.0, min(DEFAULT_TIME_BUDGET, interval * 0.5))
 
 
-def stream_events(inputs: smi.InputDefinition, event_writer: smi.EventWriter):
-    # inputs.inputs is a Python dictionary object like:
-    # {
-    #   "openai_audit_logs://<input_name>": {
-    #     "account": "<account_name>",
-    #     "disabled": "0",
-    #     "host": "$decideOnStartup",
-    #     "index": "<index_name>",
-    #     "interval": "<interval_value>",
-    #     "python.version": "python3",
-    #   },
-    # }
-    for input_name, input_item in inputs.inputs.items():
-        normalized_input_name = input_name.split("/")[-1]
-        logger = logger_for_input(normalized_input_name)
+def validate_input(definition: smi.ValidationDefinition) -> None:
+    """splunkd's external validation (--validate-arguments): the same parser as the engine."""
+    try:
+        InputSettings.from_stanza(definition.parameters)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def stream_events(inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:
+    try:
+        utils.handle_teardown_signals(_request_stop)
+    except ValueError:  # not the main thread (only in tests that call this directly)
+        pass
+    session_key = inputs.metadata.get("session_key") or ""
+    server_uri = inputs.metadata.get("server_uri") or ""
+    for input_name, stanza in inputs.inputs.items():
+        if _stop_requested:
+            break
+        run_input(input_name, stanza, session_key, server_uri, event_writer)
+
+
+def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_uri: str,
+              event_writer: smi.EventWriter) -> None:
+    """One poll of one input. Never raises: every failure is logged with its UCC category and
+    the run ends, leaving the checkpoint where the last written page put it."""
+    short_name = input_name.split("://", 1)[-1]
+    logger = splunk_side.get_logger(short_name)
+    started = time.monotonic()
+    log.modular_input_start(logger, short_name)
+    try:
+        location = splunk_side.splunkd_location(server_uri)
+        level, proxy = splunk_side.read_settings(session_key, location)
+        logger.setLevel(level)
+        settings = InputSettings.from_stanza(stanza)
+        account = splunk_side.read_account(session_key, location, settings.account)
+        proxy_url = proxy_url_from_settings(proxy)
+        store = splunk_side.open_checkpoints(session_key, location)
+        client = AuditLogClient(
+            account["base_url"],
+            account["api_key"],
+            proxy_url=proxy_url,
+            ca_bundle=account["ca_bundle_path"],
+            time_budget=page_time_budget(settings.interval),
+            logger=logger,
+        )
+        collector = Collector(client, store, splunk_side.checkpoint_key(input_name), settings,
+                              logger=logger, should_stop=lambda: _stop_requested)
+        source = "openai_audit:%s" % settings.account
+        index = settings.index or None
+
+        def emit(raw: str, effective_at: int, event: Dict[str, Any]) -> None:
+            # Event.write_to flushes stdout, so the event is with splunkd before the
+            # collector writes the checkpoint for its page.
+            event_writer.write_event(smi.Event(
+                data=raw, time=effective_at, index=index, sourcetype=splunk_side.SOURCETYPE,
+                source=source, stanza=input_name,
+            ))
+
+        summary = None
         try:
-            session_key = inputs.metadata["session_key"]
-            log_level = conf_manager.get_log_level(
-                logger=logger,
-                session_key=session_key,
-                app_name=ADDON_NAME,
-                conf_name="ta_openai_audit_settings",
-            )
-            logger.setLevel(log_level)
-            log.modular_input_start(logger, normalized_input_name)
-            api_key = get_account_api_key(session_key, input_item.get("account"))
-            data = get_data_from_api(logger, api_key)
-            sourcetype = "dummy-data"
-            for line in data:
-                event_writer.write_event(
-                    smi.Event(
-                        data=json.dumps(line, ensure_ascii=False, default=str),
-                        index=input_item.get("index"),
-                        sourcetype=sourcetype,
-                    )
-                )
-            log.events_ingested(
-                logger,
-                input_name,
-                sourcetype,
-                len(data),
-                input_item.get("index"),
-                account=input_item.get("account"),
-            )
-            log.modular_input_end(logger, normalized_input_name)
-        except Exception as e:
-            log.log_exception(logger, e, "my custom error type", msg_before="Exception raised while ingesting data for demo_input: ")
+            summary = collector.run(emit)
+        except CollectorError as exc:
+            summary = getattr(exc, "summary", None)
+            splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
+        finally:
+            client.close()
+        if summary is not None:
+            log.events_ingested(logger, splunk_side.checkpoint_key(input_name), splunk_side.SOURCETYPE, summary.events,
+                                settings.index or "default", account=settings.account)
+            logger.info("input=%s %s seconds=%.1f", short_name, summary.line(), time.monotonic() - started)
+    except CollectorError as exc:
+        splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
+    except Exception as exc:  # a bug or an unforeseen failure: full traceback, secrets redacted
+        splunk_side.log_unexpected_error(logger, exc, "input %s: " % short_name)
+    finally:
+        log.modular_input_end(logger, short_name)
