@@ -339,7 +339,7 @@ class Collector:
                 except CollectorError as exc:
                     stream_summary.error = "%s: %s" % (exc.category, exc)
                     self.logger.error(
-                        "stream %s (%s) stopped with a %s error: %s", stream.name, stream.key, exc.category, exc
+                        "stream %s (%s) stopped, %s error: %s", stream.name, stream.key, exc.category, exc
                     )
                     errors.append(exc)
                 finally:
