@@ -1,0 +1,378 @@
+"""Search-time field extraction, in Splunk's documented order:
+EXTRACT-, REPORT-, KV_MODE (json/auto), FIELDALIAS-, EVAL-, LOOKUP-, event types, tags.
+Within each class, keys run in ASCII order of their class names."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import sys
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .errors import SplError
+from .evalexpr import Context, Expr, compile_regex
+from .lexer import words
+from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
+from .values import fmt, normalize, values_of
+
+# props.conf keys that only act while indexing (line breaking, timestamps): events reach the
+# evaluator already indexed (_time, _raw given), so they cannot change a search result.
+INDEX_TIME_PROPS = {
+    "TIME_PREFIX", "TIME_FORMAT", "MAX_TIMESTAMP_LOOKAHEAD", "TZ", "DATETIME_CONFIG",
+    "SHOULD_LINEMERGE", "LINE_BREAKER", "LINE_BREAKER_LOOKBEHIND", "TRUNCATE", "BREAK_ONLY_BEFORE",
+    "BREAK_ONLY_BEFORE_DATE", "MUST_BREAK_AFTER", "MUST_NOT_BREAK_AFTER", "MUST_NOT_BREAK_BEFORE",
+    "MAX_EVENTS", "CHARSET", "NO_BINARY_CHECK", "ANNOTATE_PUNCT", "EVENT_BREAKER_ENABLE",
+    "EVENT_BREAKER", "MAX_DAYS_AGO", "MAX_DAYS_HENCE", "MAX_DIFF_SECS_AGO", "MAX_DIFF_SECS_HENCE",
+    "category", "description", "pulldown_type", "LEARN_MODEL", "LEARN_SOURCETYPE", "detect_trailing_nulls",
+    "SEGMENTATION", "given_type", "ADD_EXTRA_TIME_FIELDS", "TIMESTAMP_FIELDS", "JSON_TRIM_BRACES_IN_ARRAY_NAMES_INDEX",
+}
+SEARCH_TIME_PROPS = {"KV_MODE", "AUTO_KV_JSON", "JSON_TRIM_BRACES_IN_ARRAY_NAMES", "KV_TRIM_SPACES"}
+PROPS_CLASSES = ("EXTRACT-", "REPORT-", "FIELDALIAS-", "EVAL-", "LOOKUP-")
+REPORT_KEYS = {"REGEX", "FORMAT", "SOURCE_KEY", "MV_ADD", "CLEAN_KEYS", "KEEP_EMPTY_VALS",
+               "CAN_OPTIMIZE", "LOOKAHEAD"}
+EVENTTYPE_KEYS = {"search", "priority", "description", "color", "disabled", "tags"}
+
+
+def flatten_json(obj: Any, out: Dict[str, List[Any]], prefix: str, trim_braces: bool) -> None:
+    """KV_MODE=json naming: objects join keys with '.', arrays add '{}' and give multivalues."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            flatten_json(v, out, prefix + "." + k if prefix else k, trim_braces)
+    elif isinstance(obj, list):
+        name = prefix if trim_braces else prefix + "{}"
+        for v in obj:
+            flatten_json(v, out, name, trim_braces)
+    else:
+        if obj is None:
+            val = "null"
+        elif obj is True:
+            val = "true"
+        elif obj is False:
+            val = "false"
+        else:
+            val = obj  # strings, and numbers kept as their JSON text (parse_int/parse_float=str)
+        lst = out.get(prefix)
+        if lst is None:
+            out[prefix] = [val]
+        else:
+            lst.append(val)
+
+
+def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
+    try:
+        obj = json.loads(raw, parse_int=str, parse_float=str)
+    except ValueError:
+        return {}
+    if not isinstance(obj, (dict, list)):
+        return {}
+    acc: Dict[str, List[Any]] = {}
+    flatten_json(obj, acc, "", trim_braces)
+    intern = sys.intern
+    return {intern(k): (v[0] if len(v) == 1 else v) for k, v in acc.items() if k}
+
+
+_AUTO_KV_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("([^"]*)"|[^\s,;"]+)')
+
+
+def _stanza_pattern(pattern: str) -> "re.Pattern":
+    # props.conf source::/host:: patterns: '...' crosses directories, '*' does not.
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("...", i):
+            out.append(".*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+class _Plan:
+    """The search-time operations for one (sourcetype, source, host)."""
+
+    def __init__(self):
+        self.kv_mode = "auto"
+        self.auto_kv_json = True
+        self.trim_braces = False
+        self.extracts: List[Tuple[Any, Optional[str]]] = []
+        self.reports: List[Dict[str, str]] = []
+        self.aliases: List[Tuple[str, str, bool]] = []
+        self.evals: List[Tuple[str, Expr]] = []
+        self.lookups: List[Tuple[Any, Any, Any, str]] = []
+
+
+class Knowledge:
+    def __init__(self, app, props, transforms, eventtypes, tags):
+        self.app = app
+        self.props = props
+        self.transforms = transforms
+        self.ctx = Context(0.0)
+        self._plans: Dict[Tuple[str, str, str], _Plan] = {}
+        self._source_stanzas = []
+        self._host_stanzas = []
+        for name in props:
+            if name.startswith("source::"):
+                self._source_stanzas.append((name, _stanza_pattern(name[len("source::"):])))
+            elif name.startswith("host::"):
+                self._host_stanzas.append((name, _stanza_pattern(name[len("host::"):])))
+            elif name.startswith("(") or name.startswith("rule::") or name.startswith("delayedrule::"):
+                raise SplError("props.conf [%s]: this stanza type is not supported" % name)
+        for name, keys in props.items():
+            self._check_props(name, keys)
+        self._load_eventtypes(eventtypes)
+        self._load_tags(tags)
+
+    # ------------------------------------------------------------ props
+    def _check_props(self, stanza: str, keys: Dict[str, str]) -> None:
+        for key in keys:
+            if key in INDEX_TIME_PROPS or key in SEARCH_TIME_PROPS:
+                continue
+            if any(key.startswith(c) for c in PROPS_CLASSES):
+                continue
+            raise SplError("props.conf [%s]: unsupported setting %r" % (stanza, key))
+        mode = keys.get("KV_MODE")
+        if mode is not None and mode.strip().lower() not in ("json", "none", "auto"):
+            raise SplError("props.conf [%s]: KV_MODE = %s is not supported" % (stanza, mode))
+
+    def _merged_props(self, sourcetype: str, source: str, host: str) -> Dict[str, str]:
+        merged: Dict[str, str] = {}
+        for layer in (self.props.get("default", {}), self.props.get(sourcetype, {})):
+            merged.update(layer)
+        for name, rx in self._source_stanzas:
+            if rx.match(source or ""):
+                merged.update(self.props[name])
+        for name, rx in self._host_stanzas:
+            if rx.match(host or ""):
+                merged.update(self.props[name])
+        return merged
+
+    def plan(self, sourcetype: str, source: str, host: str) -> _Plan:
+        key = (sourcetype, source, host)
+        p = self._plans.get(key)
+        if p is None:
+            p = self._build_plan(self._merged_props(sourcetype, source, host), sourcetype)
+            self._plans[key] = p
+        return p
+
+    def _build_plan(self, keys: Dict[str, str], st: str) -> _Plan:
+        p = _Plan()
+        p.kv_mode = keys.get("KV_MODE", "auto").strip().lower()
+        p.auto_kv_json = keys.get("AUTO_KV_JSON", "true").strip().lower() in ("1", "true", "t")
+        p.trim_braces = keys.get("JSON_TRIM_BRACES_IN_ARRAY_NAMES", "false").strip().lower() in ("1", "true", "t")
+        for key in sorted(k for k in keys if k.startswith("EXTRACT-")):
+            val = keys[key]
+            m = re.match(r"(.*)\s+in\s+(\S+)\s*\Z", val, re.DOTALL)
+            if m and "(?" in m.group(1):
+                p.extracts.append((compile_regex(m.group(1)), m.group(2)))
+            else:
+                p.extracts.append((compile_regex(val), None))
+        for key in sorted(k for k in keys if k.startswith("REPORT-")):
+            for name in [x.strip() for x in keys[key].split(",") if x.strip()]:
+                tr = self.transforms.get(name)
+                if tr is None:
+                    raise SplError("props.conf %s: no transforms.conf stanza [%s]" % (key, name))
+                for k in tr:
+                    if k not in REPORT_KEYS:
+                        raise SplError("transforms.conf [%s]: unsupported setting %r for REPORT" % (name, k))
+                if "REGEX" not in tr:
+                    raise SplError("transforms.conf [%s]: REPORT needs REGEX" % name)
+                p.reports.append(tr)
+        for key in sorted(k for k in keys if k.startswith("FIELDALIAS-")):
+            toks = [w for w, _ in words(keys[key])]
+            i = 0
+            while i < len(toks):
+                if i + 2 >= len(toks) or toks[i + 1].upper() not in ("AS", "ASNEW"):
+                    raise SplError("props.conf %s: expected '<field> AS|ASNEW <alias>' in %r" % (key, keys[key]))
+                p.aliases.append((toks[i], toks[i + 2], toks[i + 1].upper() == "ASNEW"))
+                i += 3
+        for key in sorted(k for k in keys if k.startswith("EVAL-")):
+            p.evals.append((key[len("EVAL-"):], Expr(keys[key], self.ctx)))
+        for key in sorted(k for k in keys if k.startswith("LOOKUP-")):
+            toks = tokens_with_commas(keys[key])
+            if not toks:
+                raise SplError("props.conf %s: empty" % key)
+            table_name = toks[0]
+            match_pairs, outputs, mode = parse_lookup_spec(toks[1:], "props.conf " + key)
+            table = self.app.lookup_table(table_name, for_what="props.conf " + key)
+            p.lookups.append((table, match_pairs, outputs, mode))
+        return p
+
+    # ------------------------------------------------------------ eventtypes and tags
+    def _load_eventtypes(self, eventtypes) -> None:
+        from .searchexpr import SearchExpr
+        self.eventtypes: List[Tuple[str, Any, List[str]]] = []
+        self._et_tags: Dict[str, List[str]] = {}
+        for name, keys in eventtypes.items():
+            if name == "default":
+                continue
+            for k in keys:
+                if k not in EVENTTYPE_KEYS:
+                    raise SplError("eventtypes.conf [%s]: unsupported setting %r" % (name, k))
+            if "search" not in keys:
+                raise SplError("eventtypes.conf [%s]: no search" % name)
+            text = self.app.expand_macros(keys["search"])
+            if "|" in text:
+                raise SplError("eventtypes.conf [%s]: event type searches cannot contain pipes" % name)
+            expr = SearchExpr(text, 0.0, what="eventtype " + name)
+            if expr.time_bounds:
+                raise SplError("eventtypes.conf [%s]: time modifiers are not allowed" % name)
+            self.eventtypes.append((name, expr, keys.get("tags", "").split()))
+        self.eventtypes.sort(key=lambda x: x[0])
+        self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
+
+    def _load_tags(self, tags) -> None:
+        # field -> lowercased value -> [tags]
+        self.tag_map: Dict[str, Dict[str, List[str]]] = {}
+        for stanza, keys in tags.items():
+            if stanza == "default":
+                continue
+            if "=" not in stanza:
+                raise SplError("tags.conf [%s]: stanza must be <field>=<value>" % stanza)
+            field, value = stanza.split("=", 1)
+            from urllib.parse import unquote as _u
+            field, value = _u(field.strip()), _u(value.strip())
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            for tag, state in keys.items():
+                st = state.strip().lower()
+                if st not in ("enabled", "disabled"):
+                    raise SplError("tags.conf [%s]: %s = %s (must be enabled or disabled)" % (stanza, tag, state))
+                if st == "enabled":
+                    self.tag_map.setdefault(field, {}).setdefault(value.lower(), []).append(tag)
+
+    # ------------------------------------------------------------ extraction
+    def extract(self, base: Dict[str, Any]) -> Dict[str, Any]:
+        row = dict(base)
+        plan = self.plan(fmt(base.get("sourcetype", "")), fmt(base.get("source", "")),
+                         fmt(base.get("host", "")))
+        raw = row.get("_raw")
+        raw_s = fmt(raw) if raw is not None else ""
+        for rx, field in plan.extracts:
+            src = raw_s if field is None else row.get(field)
+            if src is None:
+                continue
+            m = rx.search(fmt(src) if type(src) is not list else fmt(src[0]))
+            if m:
+                for k, v in m.groupdict().items():
+                    if v is not None:
+                        row[k] = v
+        for tr in plan.reports:
+            self._apply_report(tr, row, raw_s)
+        if plan.kv_mode == "json" or (plan.kv_mode == "auto" and plan.auto_kv_json
+                                      and raw_s.lstrip().startswith(("{", "["))):
+            for k, v in json_fields(raw_s, plan.trim_braces).items():
+                if k not in row:
+                    row[k] = v
+        elif plan.kv_mode == "auto":
+            for m in _AUTO_KV_RE.finditer(raw_s):
+                k = m.group(1)
+                if k not in row:
+                    row[k] = m.group(3) if m.group(3) is not None else m.group(2)
+        if plan.aliases:
+            snapshot = dict(row)
+            for src, dst, asnew in plan.aliases:
+                v = snapshot.get(src)
+                if asnew:
+                    if v is not None and row.get(dst) is None:
+                        row[dst] = v
+                else:
+                    # AS overwrites; with no source value the alias field is cleared (7.2.4+)
+                    if v is not None:
+                        row[dst] = v
+                    else:
+                        row.pop(dst, None)
+        if plan.evals:
+            results = [(name, expr.value(row)) for name, expr in plan.evals]
+            for name, v in results:
+                if v is None:
+                    row.pop(name, None)
+                else:
+                    row[name] = v
+        for table, match_pairs, outputs, mode in plan.lookups:
+            apply_lookup(table, row, match_pairs, outputs, mode)
+        self._apply_eventtypes_and_tags(row)
+        return row
+
+    def _apply_report(self, tr: Dict[str, str], row: Dict[str, Any], raw_s: str) -> None:
+        source_key = tr.get("SOURCE_KEY", "_raw")
+        src = raw_s if source_key == "_raw" else row.get(source_key)
+        if src is None:
+            return
+        src = fmt(src) if type(src) is not list else fmt(src[0])
+        rx = compile_regex(tr["REGEX"])
+        mv_add = tr.get("MV_ADD", "false").strip().lower() in ("1", "true", "t")
+        fmt_spec = tr.get("FORMAT")
+        matches = list(rx.finditer(src)) if mv_add else [m for m in [rx.search(src)] if m]
+        for m in matches:
+            pairs = []
+            if fmt_spec:
+                for part in re.finditer(r"(\S+?)::(\S+)", fmt_spec):
+                    key = re.sub(r"\$(\d+)", lambda g: m.group(int(g.group(1))) or "", part.group(1))
+                    val = re.sub(r"\$(\d+)", lambda g: m.group(int(g.group(1))) or "", part.group(2))
+                    pairs.append((key, val))
+            else:
+                gd = m.groupdict()
+                keys = {}
+                for k, v in gd.items():
+                    if k.startswith("_KEY_"):
+                        keys[k[5:]] = v
+                for k, v in gd.items():
+                    if k.startswith("_KEY_"):
+                        continue
+                    if k.startswith("_VAL_"):
+                        if keys.get(k[5:]):
+                            pairs.append((keys[k[5:]], v))
+                    else:
+                        pairs.append((k, v))
+            for k, v in pairs:
+                if v is None or (v == "" and tr.get("KEEP_EMPTY_VALS", "false").lower() not in ("1", "true")):
+                    continue
+                if mv_add and row.get(k) is not None:
+                    row[k] = values_of(row[k]) + [v]
+                else:
+                    row[k] = v
+
+    def _apply_eventtypes_and_tags(self, row: Dict[str, Any]) -> None:
+        matched: List[str] = []
+        extra_tags: List[str] = []
+        if self.eventtypes:
+            if self._et_uses_eventtype:
+                # event types may refer to other event types: iterate to a fixed point
+                prev = None
+                while prev != matched:
+                    prev = list(matched)
+                    if matched:
+                        row["eventtype"] = normalize(matched)
+                    matched = [n for n, e, _ in self.eventtypes if e(row)]
+            else:
+                matched = [n for n, e, _ in self.eventtypes if e(row)]
+            for n, _, tags in self.eventtypes:
+                if tags and n in matched:
+                    extra_tags.extend(tags)
+        if matched:
+            row["eventtype"] = normalize(matched)
+        else:
+            row.pop("eventtype", None)
+        if not self.tag_map and not extra_tags:
+            return
+        all_tags: List[str] = list(extra_tags)
+        per_field: Dict[str, List[str]] = {}
+        if extra_tags:
+            per_field["eventtype"] = list(extra_tags)
+        for field, vmap in self.tag_map.items():
+            v = row.get(field)
+            if v is None:
+                continue
+            for x in values_of(v):
+                tags = vmap.get(fmt(x).lower())
+                if tags:
+                    per_field.setdefault(field, []).extend(tags)
+                    all_tags.extend(tags)
+        if all_tags:
+            row["tag"] = normalize(sorted(set(all_tags)))
+            for field, tags in per_field.items():
+                row["tag::" + field] = normalize(sorted(set(tags)))
