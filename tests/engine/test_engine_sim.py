@@ -1,0 +1,179 @@
+"""The engine against the API stand-in (tools/openai_api_sim) over real HTTP: the stand-in's
+cursors, its faults (every kind, including resets and cut bodies on the wire) and late arrivals."""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+import requests
+
+from ta_openai_audit.checkpoint import MemoryCheckpointStore
+from ta_openai_audit.client import AuditLogClient
+from ta_openai_audit.collector import Collector
+from ta_openai_audit.errors import ApiUnavailableError, AuthenticationError, PermissionDeniedError
+from ta_openai_audit.settings import InputSettings
+from tools.openai_api_sim import DEFAULT_KEY, NO_PERMISSION_KEY, ApiSim
+from tools.openai_api_sim.generator import make_event
+
+KEY_NAME = "openai_audit_logs://sim"
+
+
+def every_id(sim, tenant_only=False, **bounds):
+    """The oracle: everything the stand-in holds, by a plain walk with no faults."""
+    ids, after = [], None
+    while True:
+        params = {"limit": 100, "tenant_only": "true" if tenant_only else "false"}
+        params.update(bounds)
+        if after:
+            params["after"] = after
+        body = requests.get(sim.base_url + "/organization/audit_logs", params=params,
+                            headers={"Authorization": "Bearer " + DEFAULT_KEY}, timeout=10).json()
+        ids += [e["id"] for e in body["data"]]
+        if not body["has_more"]:
+            return ids
+        after = body["data"][-1]["id"]
+
+
+def collector_for(sim, store, now=None, sleeps=None, key=DEFAULT_KEY, budget=60, **fields):
+    stanza = {"start": "7", "lag_seconds": "0"}
+    stanza.update(fields)
+    settings = InputSettings.from_stanza(stanza, now=now)
+    client = AuditLogClient(sim.base_url, key, time_budget=budget, read_timeout=10,
+                            sleep=(sleeps.append if sleeps is not None else (lambda s: None)),
+                            rng=random.Random(3))
+    return Collector(client, store, KEY_NAME, settings)
+
+
+class Sink:
+    def __init__(self):
+        self.ids = []
+
+    def __call__(self, raw, effective_at, event):
+        assert json.loads(raw)["id"] == event["id"]
+        self.ids.append(event["id"])
+
+
+def test_steady_scenario_both_streams(tmp_path):
+    with ApiSim(scenario="steady", seed=4, scenario_params={"events": 800}) as sim:
+        store = MemoryCheckpointStore()
+        sink = Sink()
+        summary = collector_for(sim, store, tenant_scoped="1").run(sink)
+        assert summary.requests == sim.stats()["requests"]
+        end = {"effective_at[lte]": int(time.time())}
+        expected = every_id(sim, **end) + every_id(sim, tenant_only=True, **end)
+        assert sorted(sink.ids) == sorted(expected)
+        assert len(sink.ids) == len(set(sink.ids))
+        assert [s.name for s in summary.streams] == ["all", "tenant"]
+        assert summary.pages == sum(s.pages for s in summary.streams)
+
+
+def test_same_second_scenario_with_a_crash_in_the_middle_of_the_second():
+    with ApiSim(scenario="same-second", seed=2) as sim:
+        store = MemoryCheckpointStore()
+        first = Sink()
+
+        class Crash(Exception):
+            pass
+
+        def crashing(raw, effective_at, event):
+            if len(first.ids) == 330:  # inside the 450 events that share one second
+                raise Crash()
+            first(raw, effective_at, event)
+
+        with pytest.raises(Crash):
+            collector_for(sim, store).run(crashing)
+        walk = store.get(KEY_NAME)["walk"]
+        assert len(walk["oldest_ids"]) > 100  # the checkpoint is mid-second, past a page boundary
+        second = Sink()
+        collector_for(sim, store).run(second)
+        sent = first.ids + second.ids
+        assert set(sent) == set(every_id(sim, **{"effective_at[lte]": int(time.time())}))
+        assert len(sent) - len(set(sent)) == 30  # the part of the page in flight
+
+
+def test_every_fault_kind_is_survived_exactly_once():
+    faults = ["429@0.06", "429-retry-after@0.04:0", "500@0.04", "502@0.04", "503@0.04", "reset@0.05",
+              "truncate@0.05", "truncate@0.04:short", "nonjson@0.04"]
+    with ApiSim(scenario="steady", seed=9, scenario_params={"events": 1500}, faults=faults) as sim:
+        store = MemoryCheckpointStore()
+        sink = Sink()
+        sleeps = []
+        summary = collector_for(sim, store, sleeps=sleeps, tenant_scoped="1").run(sink)
+        stats = sim.stats()
+        assert set(stats["faults"]) == {n.split("@")[0] for n in faults}  # each kind happened
+        sim.set_faults([])
+        end = {"effective_at[lte]": int(time.time())}
+        expected = every_id(sim, **end) + every_id(sim, tenant_only=True, **end)
+        assert sorted(sink.ids) == sorted(expected)
+        assert summary.requests == stats["requests"] and summary.requests > summary.pages
+        assert 0.0 in sleeps  # Retry-After: 0 was honoured
+
+
+def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_checkpoint():
+    with ApiSim(scenario="steady", seed=1, scenario_params={"events": 500}) as sim:
+        store = MemoryCheckpointStore()
+        first = Sink()
+
+        def fail_after_two_pages(raw, effective_at, event):
+            first(raw, effective_at, event)
+            if len(first.ids) == 200:
+                sim.set_faults(["503@1.0"])
+
+        with pytest.raises(ApiUnavailableError) as info:
+            collector_for(sim, store, budget=3, sleeps=[]).run(fail_after_two_pages)
+        assert "HTTP 503" in str(info.value)
+        assert info.value.summary.pages == 2
+        assert store.get(KEY_NAME)["walk"]["oldest"] is not None
+        sim.set_faults([])
+        second = Sink()
+        collector_for(sim, store).run(second)
+        sent = first.ids + second.ids
+        assert len(sent) == len(set(sent))
+        assert set(sent) == set(every_id(sim, **{"effective_at[lte]": int(time.time())}))
+
+
+def test_late_arrivals_are_caught_once():
+    with ApiSim(scenario="late-arrivals", seed=5, scenario_params={"visible_after": 1.0, "count": 25}) as sim:
+        store = MemoryCheckpointStore()
+        first = Sink()
+        collector_for(sim, store, tenant_scoped="1").run(first)
+        time.sleep(1.5)  # the late events are published now; time also moves past high water
+        second = Sink()
+        collector_for(sim, store, tenant_scoped="1").run(second)
+        third = Sink()
+        time.sleep(1.1)
+        collector_for(sim, store, tenant_scoped="1").run(third)
+        assert len(second.ids) == 25 and third.ids == []
+        sent = first.ids + second.ids
+        assert len(sent) == len(set(sent))
+        end = {"effective_at[lte]": int(time.time()) - 1}
+        assert set(sent) == set(every_id(sim, **end) + every_id(sim, tenant_only=True, **end))
+
+
+def test_added_events_in_the_overlap_and_repeats():
+    now = int(time.time())
+    base = [make_event("login.succeeded", seed=i, effective_at=now - 100 - i) for i in range(120)]
+    with ApiSim(events=base) as sim:
+        store = MemoryCheckpointStore()
+        first = Sink()
+        collector_for(sim, store).run(first)
+        late = [make_event("api_key.created", seed=1000 + i, effective_at=now - 50 - i) for i in range(3)]
+        sim.add_events(late)
+        time.sleep(1.1)
+        second = Sink()
+        summary = collector_for(sim, store).run(second)
+        assert sorted(second.ids) == sorted(e["id"] for e in late)
+        assert summary.skipped_duplicates == 120  # every old event came back in the overlap, none re-sent
+
+
+@pytest.mark.parametrize("key, error", [("sk-admin-" + "w" * 60, AuthenticationError),
+                                        (NO_PERMISSION_KEY, PermissionDeniedError)])
+def test_auth_errors_from_the_stand_in(key, error):
+    with ApiSim(scenario="steady", seed=1, scenario_params={"events": 50}) as sim:
+        store = MemoryCheckpointStore()
+        with pytest.raises(error):
+            collector_for(sim, store, key=key).run(Sink())
+        assert sim.stats()["requests"] == 1
+        assert store.get(KEY_NAME)["walk"] is None and store.get(KEY_NAME)["high_water"] is None
