@@ -190,3 +190,12 @@ def test_collect_loop_stops_cleanly_on_sigterm(tmp_path):
         assert len(ids) == len(set(ids)) == sum(p["events"] for p in polls)
         record = json.loads(state.read_text())["cli"]
         assert record["walk"] is None or record["walk"]["oldest"] is not None
+
+
+def test_collect_to_stdout(sim, tmp_path):
+    result = run_cli(["collect", "--base-url", sim.base_url, "--state-file", str(tmp_path / "s.json"), "--output",
+                      "/dev/stdout", "--once", "--start", "1"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    events = [json.loads(l) for l in lines[:-1]]
+    assert summary_of(lines[-1])[0]["events"] == len(events) > 0

@@ -145,3 +145,9 @@ def test_base_url_with_credentials_is_refused_without_echoing_them():
     with pytest.raises(ConfigurationError) as info:
         validate_base_url("https://user:hunter2secret@api.openai.com/v1")
     assert "hunter2secret" not in str(info.value) and "user name or password" in str(info.value)
+
+
+@pytest.mark.parametrize("interval, budget", [("30", 24.0), ("60", 48.0), ("3600", 300.0)])
+def test_time_budget_stays_inside_the_interval(interval, budget):
+    assert parse(interval=interval).time_budget == budget
+    assert InputSettings.from_stanza({"interval": "2"}, now=NOW, min_interval=1).time_budget == 5.0

@@ -8,6 +8,7 @@ The key is read only from the environment (never from the command line, where `p
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -165,7 +166,11 @@ class _DurableOutput:
 
     def update(self, key: str, state: Dict[str, Any]) -> None:
         self._output.flush()
-        os.fsync(self._output.fileno())
+        try:
+            os.fsync(self._output.fileno())
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # a pipe or a terminal
+                raise
         self._store.update(key, state)
 
     def delete(self, key: str) -> None:
@@ -183,7 +188,7 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
         "project_ids": args.project_ids,
     }
     settings = InputSettings.from_stanza(stanza, min_interval=1)
-    budget = args.time_budget if args.time_budget is not None else max(5.0, min(0.8 * settings.interval, 300.0))
+    budget = args.time_budget if args.time_budget is not None else settings.time_budget
 
     stop = threading.Event()
 
@@ -241,6 +246,8 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
 def _repair_last_line(path: str) -> None:
     """A process killed mid-write can leave a last line without its newline; end it, so the next
     event starts on a line of its own (the cut event is resent: the checkpoint did not cover it)."""
+    if not os.path.isfile(path):  # absent, or a pipe / terminal such as /dev/stdout
+        return
     try:
         with open(path, "rb+") as handle:
             handle.seek(0, os.SEEK_END)

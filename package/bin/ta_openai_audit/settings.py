@@ -251,6 +251,12 @@ class InputSettings:
             ),
         )
 
+    @property
+    def time_budget(self) -> float:
+        """Seconds the client may spend retrying one page: well inside the interval, so a run
+        facing a struggling API ends (checkpoint kept) before the next one is due."""
+        return float(max(5, min(0.8 * self.interval, 300)))
+
     def as_dict(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
