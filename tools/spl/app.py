@@ -127,6 +127,7 @@ class App:
         self._auto_lookup_tables: set = set()
         self.events: List[Dict[str, Any]] = []
         self._extracted: Dict[int, Dict[str, Any]] = {}
+        self._full: set = set()
         self.knowledge = Knowledge(self, confs["props"], confs["transforms"], confs["eventtypes"],
                                    confs["tags"])
         # validate every props plan for our sourcetype now, so conf errors surface at load
@@ -322,6 +323,7 @@ class App:
         if table.kind == "kvstore":
             self._kv_data[table.collection] = table
         self._extracted.clear()  # automatic lookups may read this table
+        self._full.clear()
 
     # ------------------------------------------------------------------ events
     def index_events(self, items: Iterable[Dict[str, Any]], *, source: str = "openai_audit:default",
@@ -333,12 +335,12 @@ class App:
             n += 1
         # search order: newest first; events sharing a second keep input order
         self.events.sort(key=lambda e: -e["_time"])
-        self._extracted.clear()
         return n
 
     def clear_events(self) -> None:
         self.events = []
         self._extracted.clear()
+        self._full.clear()
 
     def extract(self, event: Dict[str, Any]) -> Dict[str, Any]:
         """Search-time fields of one event (an audit log object or an event dict)."""
@@ -440,8 +442,13 @@ class App:
         ihi = tr.get("_index_latest")
         out = []
         cache = job._cache
-        extract = self.knowledge.extract
-        for i, ev in enumerate(job.events):
+        full = self._full if cache is self._extracted else set()
+        if cache is None:
+            cache = {}
+        kn = self.knowledge
+        needs = pred.fields | {"_raw"}
+        safe_by_plan: Dict[int, bool] = {}
+        for ev in job.events:
             t = ev["_time"]
             if lo is not None and t < lo:
                 continue
@@ -451,13 +458,23 @@ class App:
                 it = ev["_indextime"]
                 if (ilo is not None and it < ilo) or (ihi is not None and it >= ihi):
                     continue
-            if cache is None:
-                r = extract(ev)
-            else:
-                key = id(ev)
-                r = cache.get(key)
+            key = id(ev)
+            r = cache.get(key)
+            if r is None or key not in full:
                 if r is None:
-                    r = cache[key] = extract(ev)
+                    r, plan = kn.stage1(ev)
+                    cache[key] = r
+                else:
+                    plan = kn.plan_for(ev)
+                safe = safe_by_plan.get(id(plan))
+                if safe is None:
+                    safe = safe_by_plan[id(plan)] = (
+                        not plan.dynamic_reports and needs.isdisjoint(plan.late)
+                        and not any(f.startswith("tag::") for f in needs))
+                if safe and not pred.pred(r):
+                    continue  # cannot match: stage 2 never changes the fields it reads
+                kn.stage2(r, plan)
+                full.add(key)
             if pred.pred(r):
                 out.append(dict(r))
         return out

@@ -724,7 +724,8 @@ def format_rows(rows: Rows, row_prefix="(", col_prefix="(", col_sep="AND", col_e
     parts = []
     for r in rows:
         terms = []
-        for k, v in r.items():
+        # fields in name order, as Splunk's format prints them
+        for k, v in sorted(r.items()):
             if k.startswith("_"):
                 continue
             if k in ("search", "query"):

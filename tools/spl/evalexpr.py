@@ -37,6 +37,12 @@ def _tokenize(text: str):
     pos = 0
     n = len(text)
     while pos < n:
+        if text[pos] == "." and toks and (toks[-1][0] in ("num", "str", "field", "ident")
+                                          or toks[-1] == ("op", ")")):
+            # after a value, "." is concatenation even before a digit: "a".1
+            toks.append(("op", "."))
+            pos += 1
+            continue
         m = _TOKEN_RE.match(text, pos)
         if not m:
             raise SplError("eval: cannot parse %r at %r" % (text, text[pos:pos + 20]))
@@ -623,6 +629,9 @@ SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | {
 
 # ---------------------------------------------------------------- parser
 
+_NOCONST = object()
+
+
 class _Parser:
     def __init__(self, text: str, ctx: Context):
         self.text = text
@@ -741,9 +750,13 @@ class _Parser:
         kind, val = self.take()
         if kind == "num":
             n = to_num(val)
-            return lambda row, n=n: n
+            f = lambda row, n=n: n
+            f._const = n
+            return f
         if kind == "str":
-            return lambda row, s=val: s
+            f = lambda row, s=val: s
+            f._const = val
+            return f
         if kind == "field":
             self.fields.add(val)
             return lambda row, name=val: row.get(name)
@@ -871,6 +884,35 @@ class _Parser:
                     return None
                 return timeutil.strptime(fmt(v), fmt(s))
             return f_strptime
+        consts = [getattr(a, "_const", _NOCONST) for a in args]
+        if lname == "replace" and n == 3 and consts[1] is not _NOCONST and consts[2] is not _NOCONST:
+            # constant pattern and replacement: compile once
+            pattern = compile_regex(fmt(consts[1]))
+            py_repl = re.sub(r"\\(\d)", r"\\g<\1>", fmt(consts[2]))
+            a0 = args[0]
+            sub_one = lambda x: pattern.sub(py_repl, fmt(x))
+            mv_sub = _mv_elementwise(sub_one)
+
+            def f_replace_c(row):
+                v = a0(row)
+                if v is None:
+                    return None
+                if type(v) is str:
+                    return pattern.sub(py_repl, v)
+                return mv_sub(v)
+            return f_replace_c
+        if lname == "match" and n == 2 and consts[1] is not _NOCONST:
+            pattern = compile_regex(fmt(consts[1]))
+            a0 = args[0]
+
+            def f_match_c(row):
+                v = a0(row)
+                if v is None:
+                    return None
+                if type(v) is str:
+                    return pattern.search(v) is not None
+                return any(pattern.search(fmt(x)) is not None for x in values_of(v))
+            return f_match_c
         spec = _SIMPLE.get(lname)
         if spec is None:
             raise SplError("eval: unsupported function %s()" % name)

@@ -103,6 +103,8 @@ class _Plan:
         self.aliases: List[Tuple[str, str, bool]] = []
         self.evals: List[Tuple[str, Expr]] = []
         self.lookups: List[Tuple[Any, Any, Any, str]] = []
+        self.late: set = set()
+        self.dynamic_reports = False
 
 
 class Knowledge:
@@ -199,7 +201,23 @@ class Knowledge:
             match_pairs, outputs, mode = parse_lookup_spec(toks[1:], "props.conf " + key)
             table = self.app.lookup_table(table_name, for_what="props.conf " + key)
             p.lookups.append((table, match_pairs, outputs, mode))
+        # Fields stage 2 may write or remove: a search that reads none of them can be tested
+        # on stage-1 fields before paying for stage 2.
+        late = {"eventtype", "tag"}
+        late.update(dst for _, dst, _ in p.aliases)
+        late.update(name for name, _ in p.evals)
+        for table, match_pairs, outputs, mode in p.lookups:
+            if outputs is None:
+                late.update(table.fields)
+            else:
+                late.update(ef for _, ef in outputs)
+        late.update(self.tag_fields())
+        p.late = late
+        p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr in p.reports)
         return p
+
+    def tag_fields(self):
+        return {"tag::" + f for f in getattr(self, "tag_map", {})} | {"tag::eventtype"}
 
     # ------------------------------------------------------------ eventtypes and tags
     def _load_eventtypes(self, eventtypes) -> None:
@@ -246,9 +264,18 @@ class Knowledge:
 
     # ------------------------------------------------------------ extraction
     def extract(self, base: Dict[str, Any]) -> Dict[str, Any]:
-        row = dict(base)
-        plan = self.plan(fmt(base.get("sourcetype", "")), fmt(base.get("source", "")),
+        row, plan = self.stage1(base)
+        self.stage2(row, plan)
+        return row
+
+    def plan_for(self, base: Dict[str, Any]) -> _Plan:
+        return self.plan(fmt(base.get("sourcetype", "")), fmt(base.get("source", "")),
                          fmt(base.get("host", "")))
+
+    def stage1(self, base: Dict[str, Any]):
+        """Index-time fields plus EXTRACT, REPORT and KV_MODE: what later stages read."""
+        row = dict(base)
+        plan = self.plan_for(base)
         raw = row.get("_raw")
         raw_s = fmt(raw) if raw is not None else ""
         for rx, field in plan.extracts:
@@ -272,6 +299,10 @@ class Knowledge:
                 k = m.group(1)
                 if k not in row:
                     row[k] = m.group(3) if m.group(3) is not None else m.group(2)
+        return row, plan
+
+    def stage2(self, row: Dict[str, Any], plan: _Plan) -> None:
+        """FIELDALIAS, EVAL, LOOKUP, event types and tags, in place."""
         if plan.aliases:
             snapshot = dict(row)
             for src, dst, asnew in plan.aliases:
@@ -295,7 +326,6 @@ class Knowledge:
         for table, match_pairs, outputs, mode in plan.lookups:
             apply_lookup(table, row, match_pairs, outputs, mode)
         self._apply_eventtypes_and_tags(row)
-        return row
 
     def _apply_report(self, tr: Dict[str, str], row: Dict[str, Any], raw_s: str) -> None:
         source_key = tr.get("SOURCE_KEY", "_raw")

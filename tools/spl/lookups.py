@@ -131,6 +131,19 @@ class LookupTable:
 
     def match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         """Rows matching every (table field, event value or values) pair, in table order."""
+        # Events repeat the same few values (an event type, an address): remember answers
+        # until the table changes.
+        memo_key = ("m",) + tuple((f, tuple(values_of(v)) if type(v) is list else v) for f, v in inputs)
+        hit = self._index_cache.get(memo_key)
+        if hit is not None:
+            return hit
+        out = self._match(inputs)
+        if len(self._index_cache) > 50000:
+            self._index_cache.clear()
+        self._index_cache[memo_key] = out
+        return out
+
+    def _match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         exact = [(f, v) for f, v in inputs if f not in self.wildcard and f not in self.cidr]
         special = [(f, v) for f, v in inputs if f in self.wildcard or f in self.cidr]
         for f, _ in inputs:
@@ -159,11 +172,8 @@ class LookupTable:
     def _special_match(self, field: str, pattern: Any, event_value: Any) -> bool:
         pattern = fmt(pattern) if pattern is not None else ""
         if field in self.cidr:
-            # a plain address in a CIDR column matches itself
-            return any(cidr_contains(pattern if "/" in pattern else pattern, fmt(x))
-                       or (not self.case_sensitive and fmt(x).lower() == pattern.lower())
-                       or fmt(x) == pattern
-                       for x in values_of(event_value))
+            # a plain address in a CIDR column is a /32 (or /128) and matches itself
+            return any(cidr_contains(pattern, fmt(x)) for x in values_of(event_value))
         rx = wildcard_regex(pattern, not self.case_sensitive)
         return any(rx.fullmatch(fmt(x)) is not None for x in values_of(event_value))
 
