@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,8 +37,6 @@ def run_cli(args, key=DEFAULT_KEY, timeout=60):
 
 
 def summary_of(stdout):
-    import re
-
     lines = [l for l in stdout.splitlines() if re.match(SUMMARY_RE, l)]
     assert lines, stdout
     return [dict(zip(("events", "requests", "pages", "skipped_duplicates"), map(int, re.match(SUMMARY_RE, l).groups())))
@@ -199,3 +198,55 @@ def test_collect_to_stdout(sim, tmp_path):
     lines = result.stdout.splitlines()
     events = [json.loads(l) for l in lines[:-1]]
     assert summary_of(lines[-1])[0]["events"] == len(events) > 0
+
+
+def test_collect_killed_mid_walk_resends_at_most_one_page(tmp_path):
+    with ApiSim(scenario="steady", seed=8, scenario_params={"events": 1500}, latency_ms=15) as server:
+        state, output = tmp_path / "state.json", tmp_path / "o.jsonl"
+        args = [sys.executable, "-m", "ta_openai_audit", "collect", "--base-url", server.base_url, "--state-file",
+                str(state), "--output", str(output), "--once"]
+        proc = subprocess.Popen(args, env=cli_env(), cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    walk = json.loads(state.read_text())["cli"]["walk"]
+                except (OSError, ValueError, KeyError):
+                    walk = None
+                if walk and walk["oldest"] is not None:
+                    break
+                time.sleep(0.02)
+            proc.kill()  # SIGKILL: no handler, no flush, no cleanup
+            proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert walk and walk["oldest"] is not None, "the walk never got going"
+        result = run_cli(["collect", "--base-url", server.base_url, "--state-file", str(state), "--output",
+                          str(output), "--once"])
+        assert result.returncode == 0, result.stderr
+        ids = []
+        for line in output.read_text().splitlines():
+            try:
+                ids.append(json.loads(line)["id"])
+            except ValueError:
+                pass  # a line cut by the kill; its event was sent again
+        assert set(ids) == set(every_id(server, False))
+        assert len(ids) - len(set(ids)) <= 100
+
+
+def test_check_reports_clock_skew(monkeypatch, capsys):
+    from ta_openai_audit import __main__ as cli
+    from ta_openai_audit.client import AuditLogClient, ProbeResult
+
+    now = time.time()
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", DEFAULT_KEY)
+    monkeypatch.setattr(AuditLogClient, "probe", lambda self: ProbeResult(200, float(int(now - 95)), now, 0.1, 1))
+    assert cli.main(["check", "--base-url", "https://api.openai.com/v1"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^clock skew: FAILED \(local clock 9[456]s ahead of the server's", out, re.M)
+    assert "connectivity: ok" in out
+    monkeypatch.setattr(AuditLogClient, "probe", lambda self: ProbeResult(200, float(int(now + 3)), now, 0.1, 1))
+    assert cli.main(["check", "--base-url", "https://api.openai.com/v1"]) == 0
+    assert re.search(r"^clock skew: ok \(local clock [23]\.\ds behind the server's\)", capsys.readouterr().out, re.M)

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from ta_openai_audit.checkpoint import FileCheckpointStore, MemoryCheckpointStore
-from ta_openai_audit.collector import CHECKPOINT_VERSION, RECOVERY_WINDOW, Collector
+from ta_openai_audit.collector import CHECKPOINT_VERSION, RECOVERY_WINDOW, Collector, checkpoint_keys
 from ta_openai_audit.errors import (
     ApiUnavailableError,
     AuthenticationError,
@@ -553,7 +553,7 @@ def test_tenant_stream_has_its_own_query_and_checkpoint(eng):
     sink, summary = h.run()
     assert sorted(sink.ids) == sorted(e["id"] for e in events)
     assert [s.name for s in summary.streams] == ["all", "tenant"]
-    assert summary.streams[1].key == KEY_NAME + ":tenant"
+    assert [s.key for s in summary.streams] == checkpoint_keys(KEY_NAME) == [KEY_NAME, KEY_NAME + ":tenant"]
     tenant_requests = [q for q in h.api.requests if q.get("tenant_only") == ["true"]]
     other_requests = [q for q in h.api.requests if "tenant_only" not in q]
     assert len(tenant_requests) == 2 and len(other_requests) == 2

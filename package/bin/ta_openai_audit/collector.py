@@ -67,6 +67,14 @@ _FUTURE_TOLERANCE = 86400
 Emit = Callable[[str, int, Dict[str, Any]], Any]
 
 
+TENANT_KEY_SUFFIX = ":tenant"
+
+
+def checkpoint_keys(key: str) -> List[str]:
+    """Every checkpoint key an input may own (for deleting them with the input)."""
+    return [key, key + TENANT_KEY_SUFFIX]
+
+
 def _iso(ts: Optional[int]) -> str:
     if ts is None:
         return "-"
@@ -319,7 +327,7 @@ class Collector:
             params = {"tenant_only": "true"}
             if tenant_types:
                 params["event_types[]"] = tenant_types
-            result.append(_Stream("tenant", self.key + ":tenant", params))
+            result.append(_Stream("tenant", self.key + TENANT_KEY_SUFFIX, params))
         return result
 
     # -- run ------------------------------------------------------------------------------
