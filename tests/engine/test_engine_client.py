@@ -303,9 +303,11 @@ def test_counts_logged_at_debug(eng, engine_logs):
     assert any("3 events, has_more=False" in line for line in lines)
 
 
-@pytest.mark.parametrize("key", ["", "   ", None, "sk-admin-abc\n"])
+@pytest.mark.parametrize("key", ["", "   ", None, "sk-admin-abc\n", " sk-admin-abc", "sk-admin-ab c",
+                                 "\u201csk-admin-abc\u201d", "sk-admin-\u00e9t\u00e9"])
 def test_bad_key_is_refused_before_any_request(eng, key):
     from ta_openai_audit.client import AuditLogClient
 
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError) as info:
         AuditLogClient(eng.BASE_URL, key)
+    assert "abc" not in str(info.value)

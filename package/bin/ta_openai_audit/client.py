@@ -80,8 +80,12 @@ class AuditLogClient:
         self.url = self.base_url + "/organization/audit_logs"
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError("the account has no API key: enter the admin key (sk-admin-...)")
-        if any(c in api_key for c in "\r\n") or api_key != api_key.strip():
-            raise ConfigurationError("the API key contains spaces or line breaks: paste it again")
+        if not all(33 <= ord(c) <= 126 for c in api_key):
+            # Also keeps the key out of encoding errors, whose repr would carry the header value.
+            raise ConfigurationError(
+                "the API key contains spaces, line breaks or characters no key has (a pasted "
+                "quote?): paste it again"
+            )
         self._secrets = [api_key]
         if ca_bundle:
             if not os.path.isfile(ca_bundle):
