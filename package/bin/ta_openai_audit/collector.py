@@ -42,6 +42,14 @@ found, then
      most a day plus the overlap is read again (never months), and the log names the exact interval
      and says that anything older and not yet collected needs a backfill input.
 The recovered state is written back at once, in the current format (the old record is in the log).
+
+Changing an input's settings keeps its checkpoint: new event_types/project_ids apply from the
+current position on (no backfill of history); a larger overlap re-sends, once, the events between
+the old and the new overlap; a start change has no effect after the first run (the resolved start
+is pinned in the checkpoint, so "7 days" does not slide forward with every run).
+
+Cost: every poll re-reads the overlap (default 900 s) to catch late events, so with the default
+60 s interval each event is fetched about 15 times and skipped (``skipped_duplicates``) 14 times.
 """
 from __future__ import annotations
 
