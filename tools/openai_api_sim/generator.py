@@ -99,26 +99,34 @@ TENANT_EVENT_TYPES = tuple(t for t in EVENT_TYPES if is_tenant_scoped(t))
 
 CORPORATE_DOMAIN = "example.com"
 
-# Egress ranges (documentation ranges, RFC 5737). 203.0.113.0/24 and 198.51.100.0/24 are the
-# corporate offices; 192.0.2.0/24 stands for employees' home connections (benign, not corporate).
+# Egress ranges (documentation ranges, RFC 5737). 203.0.113.0/24 (San Francisco) and
+# 198.51.100.0/24 (New York) are the corporate offices; 192.0.2.0/24 stands for employees' home
+# connections (benign, not corporate): .0-.127 near San Francisco, .128-.255 near New York, so a
+# user's office and home are never an impossible trip apart.
 SITES = {
     "hq": {
-        "prefix": "203.0.113.",
+        "prefix": "203.0.113.", "low": 0, "high": 255,
         "geo": {"country": "US", "city": "San Francisco", "region": "California",
                 "region_code": "CA", "asn": "64500", "latitude": "37.77490",
                 "longitude": "-122.41940"},
     },
     "nyc": {
-        "prefix": "198.51.100.",
+        "prefix": "198.51.100.", "low": 0, "high": 255,
         "geo": {"country": "US", "city": "New York", "region": "New York",
                 "region_code": "NY", "asn": "64501", "latitude": "40.71280",
                 "longitude": "-74.00600"},
     },
     "home": {
-        "prefix": "192.0.2.",
+        "prefix": "192.0.2.", "low": 0, "high": 127,
         "geo": {"country": "US", "city": "Oakland", "region": "California",
                 "region_code": "CA", "asn": "7922", "latitude": "37.80440",
                 "longitude": "-122.27110"},
+    },
+    "home_nyc": {
+        "prefix": "192.0.2.", "low": 128, "high": 255,
+        "geo": {"country": "US", "city": "Brooklyn", "region": "New York",
+                "region_code": "NY", "asn": "701", "latitude": "40.67820",
+                "longitude": "-73.94420"},
     },
 }
 
@@ -257,7 +265,12 @@ def default_org() -> Org:
 def geo_for_ip(ip: str) -> Dict[str, str]:
     for site in SITES.values():
         if ip.startswith(site["prefix"]):
-            return dict(site["geo"])
+            try:
+                last = int(ip[len(site["prefix"]):])
+            except ValueError:
+                continue
+            if site["low"] <= last <= site["high"]:
+                return dict(site["geo"])
     for prefix, geo in EXTERNAL_GEO.items():
         if ip.startswith(prefix):
             return dict(geo)
@@ -302,31 +315,46 @@ def service_account_actor(sa: Dict[str, str]) -> Dict[str, Any]:
         "service_account": {"id": sa["id"]}}}
 
 
-def random_actor(rng: random.Random, org: Org, event_type: str) -> Optional[Dict[str, Any]]:
-    """Mostly admin sessions from the offices; some keys, a few null actors."""
+def random_actor(rng: random.Random, org: Org, event_type: str,
+                 exclude: Optional[set] = None) -> Optional[Dict[str, Any]]:
+    """Mostly admin sessions from the offices; some keys, a few null actors.
+
+    exclude: emails never used for login/logout actors (users a story gives its own timeline).
+    """
     r = rng.random()
     if r < 0.03:
         return None
     if event_type.startswith(("login.", "logout.")):
         user = rng.choice(org.users)
-        return session_actor(user, _random_ip(rng, user), device=rng.random() < 0.2)
+        while exclude and user["email"] in exclude:
+            user = rng.choice(org.users)
+        return session_actor(user, user_ip(rng, user), device=int(rng.random() < 0.2))
     if r < 0.10:
         return service_account_actor(rng.choice(org.service_accounts or [org.service_account("x")]))
     if r < 0.18:
         return user_key_actor(rng.choice(org.admins))
     user = rng.choice(org.admins)
-    return session_actor(user, _office_ip(rng, user), device=rng.random() < 0.2)
+    return session_actor(user, office_ip(rng, user), device=int(rng.random() < 0.2))
 
 
-def _office_ip(rng: random.Random, user: Dict[str, str]) -> str:
-    site = SITES["hq"] if int(user["id"][-1], 36) % 3 else SITES["nyc"]
-    return site["prefix"] + str(rng.randint(10, 250))
+def home_site(user: Dict[str, str]) -> str:
+    """Each user works from one office: a third of them in New York."""
+    return "nyc" if int(hashlib.sha256(user["email"].encode()).hexdigest()[:4], 16) % 3 == 0 else "hq"
 
 
-def _random_ip(rng: random.Random, user: Dict[str, str]) -> str:
+def _site_ip(rng: random.Random, site: Dict[str, Any]) -> str:
+    return site["prefix"] + str(rng.randint(site["low"] + 10, site["high"] - 5))
+
+
+def office_ip(rng: random.Random, user: Dict[str, str]) -> str:
+    return _site_ip(rng, SITES[home_site(user)])
+
+
+def user_ip(rng: random.Random, user: Dict[str, str]) -> str:
+    """Where a user logs in from: their office, or a quarter of the time from home nearby."""
     if rng.random() < 0.25:
-        return SITES["home"]["prefix"] + str(rng.randint(10, 250))
-    return _office_ip(rng, user)
+        return _site_ip(rng, SITES["home" if home_site(user) == "hq" else "home_nyc"])
+    return office_ip(rng, user)
 
 
 # -- payloads, one builder per type with a schema (others: see _generic_payload) --------------

@@ -7,7 +7,8 @@ the file is replaced by that parameter. Sections, all optional:
 - ``org``: size of the made-up organisation (users, projects, service_accounts).
 - ``background``: ``events`` random events over ``span_seconds`` ending ``end_offset`` seconds
   before the anchor, types drawn by ``weights``; ``every_type`` adds one of each known type plus
-  the unknown future type; ``actors: "office_sessions"`` restricts actors to admins in the offices.
+  the unknown future type; ``actors: "office_sessions"`` restricts actors to admins in the offices;
+  ``quiet``: [[from, to], ...] offset ranges left without background events.
 - ``story``: explicit steps (see README.md), each at an ``at`` offset (seconds, negative = past).
 - ``same_second``: ``count`` events sharing one effective_at (``at``).
 - ``late``: ``count`` events in the past made visible only ``visible_after`` seconds after start.
@@ -25,8 +26,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .backfill import BackfillSource
 from .generator import (
-    EVENT_TYPES, SITES, Org, fingerprint, make_event, random_id, service_account_actor,
-    session_actor, stable_id, user_key_actor,
+    EVENT_TYPES, SITES, Org, fingerprint, make_event, office_ip, random_actor, random_id,
+    service_account_actor, session_actor, stable_id, user_key_actor,
 )
 
 SCENARIO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
@@ -137,15 +138,31 @@ class Builder:
             picks.extend(EVENT_TYPES)
         out = []
         office_only = bg.get("actors") == "office_sessions"
+        story_users = self.story_users()
+        quiet = [(int(a), int(b)) for a, b in bg.get("quiet", [])]
         for t in picks:
             eff = self.anchor - end - self.rng.randint(0, span)
+            while any(self.anchor + a <= eff < self.anchor + b for a, b in quiet):
+                eff = self.anchor - end - self.rng.randint(0, span)
             kw = {}  # type: Dict[str, Any]
-            if office_only and not t.startswith(("login.", "logout.")):
+            if t.startswith(("login.", "logout.")):
+                # Story users keep the timeline the story gives them (no accidental travel).
+                kw["actor"] = random_actor(self.rng, self.org, t, exclude=story_users)
+            elif office_only:
                 user = self.rng.choice(self.org.admins)
-                kw["actor"] = session_actor(
-                    user, SITES["hq"]["prefix"] + str(self.rng.randint(10, 250)))
+                kw["actor"] = session_actor(user, office_ip(self.rng, user))
             out.append(make_event(t, rng=self.rng, org=self.org, effective_at=eff, **kw))
         return out
+
+    def story_users(self) -> set:
+        users = set()
+        for step in self.spec.get("story", []):
+            a = step.get("actor")
+            if isinstance(a, dict):
+                for k in ("session", "user_key"):
+                    v = a.get(k)
+                    users.update(v if isinstance(v, list) else [v] if v else [])
+        return users
 
     def story(self) -> List[Tuple[Dict[str, Any], float]]:
         out = []
@@ -164,7 +181,9 @@ class Builder:
                     kw["actor"] = self.actor(actor_spec)
                 if "project" in step:
                     kw["project"] = None if step["project"] is None else Org.project(step["project"])
-                if "payload" in step:
+                if "payloads" in step:  # one per repetition, cycled
+                    kw["payload"] = self.resolve(step["payloads"][r % len(step["payloads"])])
+                elif "payload" in step:
                     kw["payload"] = self.resolve(step["payload"])
                 ev = make_event(step["type"], rng=self.rng, org=self.org,
                                 effective_at=self.anchor + int(step["at"]) + r * every, **kw)
