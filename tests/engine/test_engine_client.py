@@ -304,7 +304,8 @@ def test_counts_logged_at_debug(eng, engine_logs):
 
 
 @pytest.mark.parametrize("key", ["", "   ", None, "sk-admin-abc\n", " sk-admin-abc", "sk-admin-ab c",
-                                 "\u201csk-admin-abc\u201d", "sk-admin-\u00e9t\u00e9"])
+                                 "\u201csk-admin-abc\u201d", "sk-admin-\u00e9t\u00e9", "sk-admin-abc",
+                                 "sk-admin-abc" + "\u00e9" * 40])
 def test_bad_key_is_refused_before_any_request(eng, key):
     from ta_openai_audit.client import AuditLogClient
 

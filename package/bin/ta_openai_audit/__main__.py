@@ -44,9 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def connection_options(p: argparse.ArgumentParser) -> None:
+        # Also accepted after the command; SUPPRESS keeps the top-level value when absent here.
+        p.add_argument("--log-level", default=argparse.SUPPRESS, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         p.add_argument("--base-url", required=True, help="e.g. https://api.openai.com/v1")
         p.add_argument("--ca-bundle", help="PEM file of CAs to trust (TLS verification is always on)")
-        p.add_argument("--proxy", help="proxy URL: http://, socks5:// or socks5h://[user:pass@]host:port")
+        p.add_argument("--proxy", help="proxy URL: http://, socks5:// or socks5h://[user:pass@]host:port (a password "
+                       "here is visible in the process list)")
         p.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds (default 60)")
 
     check = sub.add_parser("check", help="connectivity, authentication, permission and clock skew")

@@ -36,6 +36,7 @@ DEFAULT_TIME_BUDGET = 120.0
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 MAX_ATTEMPTS = 12
+MIN_KEY_LENGTH = 20
 _RETRY_STATUSES = frozenset([408, 429, 500, 502, 503, 504])
 _USER_AGENT = "TA-openai-audit/%s (+requests %s)" % (__version__, requests.__version__)
 _URL_CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s:]*:[^/@\s]*@")
@@ -85,6 +86,13 @@ class AuditLogClient:
             raise ConfigurationError(
                 "the API key contains spaces, line breaks or characters no key has (a pasted "
                 "quote?): paste it again"
+            )
+        if len(api_key) < MIN_KEY_LENGTH:
+            # Admin keys are longer than 50 characters; a short value is a paste error (and
+            # redacting a two-letter "key" from messages would garble them).
+            raise ConfigurationError(
+                "the API key is %d characters long: an admin key (sk-admin-...) is longer than 50; "
+                "paste the whole key" % len(api_key)
             )
         self._secrets = [api_key]
         if ca_bundle:
