@@ -235,3 +235,18 @@ def test_each_eventtype_maps_to_one_data_model(confs):
         models = {d.split("_")[0] for d, need in DATASET_TAGS.items() if set(need) <= tags}
         models |= {m for m, sets in OTHER_MODEL_TAGS.items() if any(set(s) <= tags for s in sets)}
         assert len(models) == 1, (stanza, models)
+
+
+def test_sample_conf_describes_every_sample_file():
+    """pytest-splunk-addon-data.conf: one stanza per sample file, ingested as the modular input
+    sends events (sourcetype openai:audit, requirement samples, _time from effective_at)."""
+    from tests.knowledge.knowledge_support import SAMPLES_DIR
+    conf = parse_conf_file(str(SAMPLES_DIR.parent / "pytest-splunk-addon-data.conf"))
+    assert set(conf) == {p.name for p in SAMPLES_DIR.glob("*.xml")}
+    for name, st in conf.items():
+        assert st["sourcetype"] == st["sourcetype_to_search"] == SOURCETYPE, name
+        assert st["input_type"] == "modinput" and st["requirement_test_sample"] == "1", name
+        assert st["timestamp_type"] == "event" and st["token.0.field"] == "_time", name
+        raw = (SAMPLES_DIR / name).read_text(encoding="utf-8")
+        stamped = re.findall(st["token.0.token"], raw)
+        assert stamped and len(stamped) == raw.count('"effective_at"'), name
