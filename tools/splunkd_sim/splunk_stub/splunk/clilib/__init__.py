@@ -1,0 +1,1 @@
+"""Stand-in for Splunk's private ``splunk.clilib`` (only ``bundle_paths``)."""
