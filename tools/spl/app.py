@@ -60,6 +60,7 @@ class Job:
         self.all_time = all_time
         self.explicit: set = set()
         self.columns: Optional[List[str]] = None
+        self.stage1_only_ok = False
 
 
 def _base_event(obj: Dict[str, Any], *, source: str, host: str, index: str) -> Dict[str, Any]:
@@ -403,6 +404,7 @@ class App:
         if leading_pipe:
             stripped = stripped[1:]
         segments = split_top(stripped, "|")
+        job.stage1_only_ok = _stage1_suffices(segments, self.knowledge.all_late())
         rows: List[Dict[str, Any]] = []
         for pos, seg in enumerate(segments):
             seg = seg.strip()
@@ -473,6 +475,9 @@ class App:
                         and not any(f.startswith("tag::") for f in needs))
                 if safe and not pred.pred(r):
                     continue  # cannot match: stage 2 never changes the fields it reads
+                if safe and job.stage1_only_ok:
+                    out.append(dict(r))  # nothing later in the pipeline reads stage-2 fields
+                    continue
                 kn.stage2(r, plan)
                 full.add(key)
             if pred.pred(r):
@@ -536,6 +541,30 @@ class App:
                 o[k] = output_value(v)
             out.append(o)
         return out
+
+
+_RESTRICTING = {"stats", "table", "fields", "return", "format"}
+_NAME_RE = re.compile(r"[A-Za-z0-9_.:{}@$-]+")
+
+
+def _stage1_suffices(segments: List[str], late: set) -> bool:
+    """Conservatively: True when no command of the pipeline can read a field that FIELDALIAS,
+    EVAL, LOOKUP, eventtypes or tags write. Every name-like token of the search counts as a
+    possible field reference; a `*` in a command that takes field lists, or event
+    output without a restricting command (all fields shown) forces full extraction."""
+    restricted = False
+    for pos, seg in enumerate(segments):
+        words = seg.strip().split(None, 1)
+        name = words[0].lower() if words else ""
+        if pos > 0 and "*" in seg and name not in ("eval", "where", "search", "rex", "regex", "head"):
+            return False  # a wildcard field list (table *, values(*), rename a* AS b*)
+        for tok in _NAME_RE.findall(seg):
+            if tok in late or tok.startswith("tag::") or tok.strip("'\"$") in late:
+                return False
+        if pos > 0 and (name in _RESTRICTING and not (name == "fields" and len(words) > 1
+                                                      and words[1].lstrip().startswith("-"))):
+            restricted = True
+    return restricted
 
 
 def _strip_time_modifiers(text: str) -> str:

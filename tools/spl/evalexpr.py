@@ -78,7 +78,14 @@ def _as_bool(v: Any, where: str) -> Optional[bool]:
     raise SplError("%s: expected a boolean expression, got %r" % (where, v))
 
 
+_NUM_START = frozenset("0123456789+-. \t")
+
+
 def _scalar_cmp(op: str, a: Any, b: Any) -> bool:
+    if type(a) is str and type(b) is str and (op == "=" or op == "!=") and (
+            a == b or not a or not b or a[0] not in _NUM_START or b[0] not in _NUM_START):
+        # fast path: identical strings, or at least one cannot be a number
+        return (a == b) == (op == "=")
     if type(a) is bool or type(b) is bool:
         raise SplError("eval: cannot compare a boolean with %s" % op)
     na = to_num(a)
@@ -630,6 +637,7 @@ SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | {
 # ---------------------------------------------------------------- parser
 
 _NOCONST = object()
+_MISS = object()
 
 
 class _Parser:
@@ -1024,9 +1032,36 @@ class Expr:
         self.text = text
         self.fn = p.parse()
         self.fields = frozenset(p.fields)
+        self._memo_fields = tuple(sorted(self.fields))
+        self._memo_calls = 0
+        self._memo = None if (self._MEMO_OFF.search(text) or self._TRIVIAL.match(text)) else {}
 
     def __call__(self, row: dict) -> Any:
         return self.fn(row)
+
+    _MEMO_OFF = re.compile(r"\b(now|time|random)\s*\(")
+    _TRIVIAL = re.compile(r"""\s*('[^']*'|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|[\d.]+)\s*\Z""")
+
+    def memo_value(self, row: dict) -> Any:
+        """value(), remembered by the values of the fields it reads (calculated fields see the
+        same few types, users and addresses again and again). Switches itself off when the
+        inputs hardly repeat, and never applies to time-dependent or trivial expressions."""
+        memo = self._memo
+        if memo is None:
+            return self.value(row)
+        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, self._memo_fields))
+        self._memo_calls += 1
+        hit = memo.get(key, _MISS)
+        if hit is not _MISS:
+            return hit
+        v = self.value(row)
+        memo[key] = v
+        if self._memo_calls >= 2000:
+            if len(memo) > 400:
+                self._memo = None  # inputs hardly repeat: the memo costs more than it saves
+            elif len(memo) > 50000:
+                memo.clear()
+        return v
 
     def value(self, row: dict) -> Any:
         """The value to store in a field: never a boolean; a one-element list is a scalar."""

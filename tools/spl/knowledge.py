@@ -68,10 +68,40 @@ def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
     acc: Dict[str, List[Any]] = {}
     flatten_json(obj, acc, "", trim_braces)
     intern = sys.intern
-    return {intern(k): (v[0] if len(v) == 1 else v) for k, v in acc.items() if k}
+    out = {}
+    for k, v in acc.items():
+        if not k:
+            continue
+        # repeated values (types, emails, countries) share one string object
+        if len(v) == 1:
+            x = v[0]
+            out[intern(k)] = intern(x) if type(x) is str and len(x) <= 64 else x
+        else:
+            out[intern(k)] = [intern(x) if type(x) is str and len(x) <= 64 else x for x in v]
+    return out
 
 
 _AUTO_KV_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("([^"]*)"|[^\s,;"]+)')
+
+
+def _memo_pred(expr):
+    """An event type's test, remembered by the values of the fields it reads (they are few and
+    repeat: sourcetype, a type or model). Tests on the raw text are not remembered."""
+    if "_raw" in expr.fields or not expr.fields or expr.raw_term_used:
+        return expr
+    fields = tuple(sorted(expr.fields))
+    memo = {}
+
+    def pred(row):
+        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, fields))
+        r = memo.get(key)
+        if r is None:
+            r = memo[key] = expr(row)
+            if len(memo) > 50000:
+                memo.clear()
+        return r
+    pred.fields = expr.fields
+    return pred
 
 
 def _stanza_pattern(pattern: str) -> "re.Pattern":
@@ -105,6 +135,7 @@ class _Plan:
         self.lookups: List[Tuple[Any, Any, Any, str]] = []
         self.late: set = set()
         self.dynamic_reports = False
+        self.defer_extracts = False
 
 
 class Knowledge:
@@ -212,9 +243,20 @@ class Knowledge:
             else:
                 late.update(ef for _, ef in outputs)
         late.update(self.tag_fields())
+        p.defer_extracts = bool(p.extracts) and not p.reports and all(f is None for _, f in p.extracts)
+        if p.defer_extracts:
+            for rx, _ in p.extracts:
+                late.update(rx.groupindex)
         p.late = late
         p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr in p.reports)
         return p
+
+    def all_late(self) -> set:
+        """Fields stage 2 may write, over every props plan built so far."""
+        out = set()
+        for p in self._plans.values():
+            out |= p.late
+        return out
 
     def tag_fields(self):
         return {"tag::" + f for f in getattr(self, "tag_map", {})} | {"tag::eventtype"}
@@ -232,13 +274,15 @@ class Knowledge:
                     raise SplError("eventtypes.conf [%s]: unsupported setting %r" % (name, k))
             if "search" not in keys:
                 raise SplError("eventtypes.conf [%s]: no search" % name)
+            if keys.get("disabled", "0").strip().lower() in ("1", "true", "t"):
+                continue  # a disabled event type is not applied
             text = self.app.expand_macros(keys["search"])
             if "|" in text:
                 raise SplError("eventtypes.conf [%s]: event type searches cannot contain pipes" % name)
             expr = SearchExpr(text, 0.0, what="eventtype " + name)
             if expr.time_bounds:
                 raise SplError("eventtypes.conf [%s]: time modifiers are not allowed" % name)
-            self.eventtypes.append((name, expr, keys.get("tags", "").split()))
+            self.eventtypes.append((name, _memo_pred(expr), keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
 
@@ -273,22 +317,14 @@ class Knowledge:
                          fmt(base.get("host", "")))
 
     def stage1(self, base: Dict[str, Any]):
-        """Index-time fields plus EXTRACT, REPORT and KV_MODE: what later stages read."""
+        """Index-time fields and KV_MODE (plus EXTRACT/REPORT unless they can wait for stage 2):
+        what a search's first clause usually reads."""
         row = dict(base)
         plan = self.plan_for(base)
         raw = row.get("_raw")
         raw_s = fmt(raw) if raw is not None else ""
-        for rx, field in plan.extracts:
-            src = raw_s if field is None else row.get(field)
-            if src is None:
-                continue
-            m = rx.search(fmt(src) if type(src) is not list else fmt(src[0]))
-            if m:
-                for k, v in m.groupdict().items():
-                    if v is not None:
-                        row[k] = v
-        for tr in plan.reports:
-            self._apply_report(tr, row, raw_s)
+        if not plan.defer_extracts:
+            self._apply_extracts(plan, row, raw_s)
         if plan.kv_mode == "json" or (plan.kv_mode == "auto" and plan.auto_kv_json
                                       and raw_s.lstrip().startswith(("{", "["))):
             for k, v in json_fields(raw_s, plan.trim_braces).items():
@@ -301,12 +337,30 @@ class Knowledge:
                     row[k] = m.group(3) if m.group(3) is not None else m.group(2)
         return row, plan
 
+    def _apply_extracts(self, plan: _Plan, row: Dict[str, Any], raw_s: str) -> None:
+        # Splunk runs these before KV_MODE, so their values win over same-named KV fields.
+        for rx, field in plan.extracts:
+            src = raw_s if field is None else row.get(field)
+            if src is None:
+                continue
+            m = rx.search(fmt(src) if type(src) is not list else fmt(src[0]))
+            if m:
+                for k, v in m.groupdict().items():
+                    if v is not None:
+                        row[k] = v
+        for tr in plan.reports:
+            self._apply_report(tr, row, raw_s)
+
     def stage2(self, row: Dict[str, Any], plan: _Plan) -> None:
         """FIELDALIAS, EVAL, LOOKUP, event types and tags, in place."""
+        if plan.defer_extracts:
+            # EXTRACT on _raw only: running it after KV_MODE gives the same fields (its values
+            # overwrite KV ones, as they would have pre-empted them)
+            raw = row.get("_raw")
+            self._apply_extracts(plan, row, fmt(raw) if raw is not None else "")
         if plan.aliases:
-            snapshot = dict(row)
-            for src, dst, asnew in plan.aliases:
-                v = snapshot.get(src)
+            sources = [row.get(src) for src, _, _ in plan.aliases]  # aliases read pre-alias fields
+            for (src, dst, asnew), v in zip(plan.aliases, sources):
                 if asnew:
                     if v is not None and row.get(dst) is None:
                         row[dst] = v
@@ -317,7 +371,7 @@ class Knowledge:
                     else:
                         row.pop(dst, None)
         if plan.evals:
-            results = [(name, expr.value(row)) for name, expr in plan.evals]
+            results = [(name, expr.memo_value(row)) for name, expr in plan.evals]
             for name, v in results:
                 if v is None:
                     row.pop(name, None)

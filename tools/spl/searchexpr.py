@@ -88,9 +88,11 @@ def value_matcher(value: str) -> Callable[[object], bool]:
             return n is not None and n == num
         return m_num
 
+    n = len(lv)
+
     def m_str(v):
         if type(v) is str:
-            return v.lower() == lv
+            return len(v) == n and v.lower() == lv
         return fmt(v).lower() == lv
     return m_str
 
@@ -144,6 +146,7 @@ class SearchExpr:
         self.i = 0
         self.time_bounds: List[str] = []
         self.fields: set = set()
+        self.raw_term_used = False
         if self.toks[0][0] == "end":
             self.pred: Pred = lambda row: True
         else:
@@ -238,6 +241,21 @@ class SearchExpr:
                 else:
                     raise SplError("%s: bad IN list in %r" % (self.what, self.text))
             self.fields.add(val)
+            plain = [v for v in values if "*" not in v and not _CIDR_RE.match(v) and to_num(v) is None]
+            others = [v for v in values if v not in plain]
+            if not others:
+                # the common case, a list of literal values: one set lookup per value
+                wanted = frozenset(v.lower() for v in plain)
+                field = val
+
+                def in_pred(row):
+                    v = row.get(field)
+                    if v is None:
+                        return False
+                    if type(v) is str:
+                        return v.lower() in wanted
+                    return any(fmt(x).lower() in wanted for x in values_of(v))
+                return in_pred
             preds = tuple(field_equals(val, v) for v in values)
             return lambda row: any(p(row) for p in preds)
         if kind == "word" and val in ("TERM", "CASE") and self.peek()[0] == "(":
@@ -251,6 +269,7 @@ class SearchExpr:
             return lambda row: True
         if not self.raw_terms:
             raise SplError("%s: bare term %r is not allowed here" % (self.what, text))
+        self.raw_term_used = True
         rx = _term_regex(text)
 
         def pred(row):
