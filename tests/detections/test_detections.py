@@ -1,0 +1,334 @@
+"""Every detection runs over its samples through the SPL evaluator, as `python -m tools.spl detect`.
+
+True positives: the exact rows that fire, compared on their key fields. Near misses: nothing fires.
+Continuous operation: the search runs at every tick of its schedule around NOW, and every alert
+fires in exactly one run, late events included. The samples are written by build_samples.py.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+SAMPLES = HERE / "samples"
+LOOKUPS = HERE / "lookups"
+APP = ROOT / "package"
+sys.path.insert(0, str(HERE))
+
+from build_samples import (  # noqa: E402
+    ALICE, AUTOMATION_SA, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH)
+from tools.spl import App  # noqa: E402
+
+A, B, C, D, E = (u["email"] for u in (ALICE, BOB, CAROL, DAVE, ERIN))
+SVC = OTHER_SA["id"]
+HOUR_14 = str(NOW - 3600)  # the 14:00 bucket of 1-hour spans
+
+DETECTIONS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "detections").glob("*.yml"))}
+
+# The rows each true-positive sample set must produce, on the fields named here (one dict per row).
+EXPECTED = {
+    "openai_scim_provisioning_disabled": [
+        {"user": A, "signature": "scim.disabled", "scim_enabled_24h": "1", "scim_disabled_24h": "2",
+         "severity": "critical", "src": "185.220.101.7"},
+        {"user": "unknown", "signature": "scim.disabled", "scim_enabled_24h": "1", "scim_disabled_24h": "2",
+         "severity": "critical", "src": None},
+    ],
+    "openai_ip_allowlist_disabled_or_deleted": [
+        {"user": A, "signature": "ip_allowlist.config.deactivated", "allowlist_name": "office-egress"},
+        {"user": SVC, "signature": "ip_allowlist.deleted", "allowlist_name": "vpn-egress"},
+    ],
+    "openai_ip_allowlist_broadened": [
+        {"user": A, "allowlist_id": "ipal_A00000000000000000000001", "broad_ranges": "0.0.0.0/0",
+         "reason": "any_address", "severity": "critical"},
+        {"user": B, "allowlist_id": "ipal_B00000000000000000000002", "broad_ranges": "::/0",
+         "reason": "any_address", "severity": "critical"},
+        {"user": C, "allowlist_id": "ipal_C00000000000000000000003", "broad_ranges": ["10.0.0.0/8", "192.0.2.0/24"],
+         "reason": ["ipv4_prefix_too_short", "outside_corporate_ranges"], "severity": "high"},
+    ],
+    "openai_role_granted_additional_permissions": [
+        {"user": A, "role_id": "role_ops000000000000000000001",
+         "permissions_added": ["api.files.read", "api.organization.projects.api_keys.write"],
+         "sensitive_category": "api_keys", "severity": "high"},
+        {"user": B, "role_id": "role_ml0000000000000000000002", "permissions_added": "api.fine_tuning.jobs.write",
+         "sensitive_category": "fine_tuning", "severity": "high"},
+        {"user": C, "role_id": "role_rd0000000000000000000003", "permissions_added": "api.files.read",
+         "sensitive_category": None, "severity": "medium"},
+    ],
+    "openai_role_assigned_on_production_project": [
+        {"user": A, "resource_id": PROD_CHAT["id"], "production_project": "prod-chat", "principal_type": "user"},
+        {"user": "unknown", "resource_id": PROD_SEARCH["id"], "production_project": "prod-search",
+         "principal_id": "group_0000000000000000000007", "principal_type": "group"},
+    ],
+    "openai_api_call_logging_reduced": [
+        {"user": A, "api_call_logging": "disabled", "unlogged_production_projects": None, "severity": "critical"},
+        # the project list given as a string: prod-search is left out
+        {"user": B, "api_call_logging": "enabled_for_selected_projects",
+         "logged_projects": sorted([PROD_CHAT["id"], "proj_WaJg6U4Ztg0a54SYms7XUZwT"]),
+         "unlogged_production_projects": PROD_SEARCH["id"], "severity": "high"},
+        # given as an array naming both production projects
+        {"user": C, "api_call_logging": "enabled_for_selected_projects",
+         "logged_projects": sorted([PROD_CHAT["id"], PROD_SEARCH["id"]]),
+         "unlogged_production_projects": None, "severity": "medium"},
+        {"user": D, "api_call_logging": "enabled_per_call", "severity": "high"},
+    ],
+    "openai_owner_service_account_created": [
+        {"user": SVC, "service_account_id": "svc_acct_evil00000000000000001", "service_account_role": "owner",
+         "actor_is_api_key": "1", "off_hours": "0", "severity": "critical"},
+        {"user": B, "service_account_id": "svc_acct_ci000000000000000000002", "service_account_role": "member",
+         "severity": "low"},
+        {"user": A, "service_account_id": "svc_acct_old000000000000000003", "service_account_role": "owner",
+         "actor_is_api_key": "0", "off_hours": "1", "severity": "critical"},
+        {"user": C, "service_account_id": "svc_acct_new000000000000000004", "service_account_role": "owner",
+         "actor_is_api_key": "0", "off_hours": "0", "severity": "high"},
+    ],
+    "openai_byok_key_changed_by_unauthorized_actor": [
+        {"user": A, "signature": "external_key.removed", "key_id": "ekey_prod0000000000000000001", "severity": "critical"},
+        {"user": "unknown", "signature": "external_storage.registered", "provider": "s3", "severity": "high"},
+    ],
+    "openai_burst_of_api_key_creation": [
+        {"user": A, "_time": HOUR_14, "keys_created": "5", "keys_created_before": "3"},
+        {"user": B, "_time": str(NOW - 5 * 3600), "keys_created": "5", "keys_created_before": "4"},
+    ],
+    "openai_api_key_created_by_api_key_or_external_source": [
+        {"user": A, "reason": "created_by_api_key", "api_key_id": "key_minted000000001", "src": None},
+        {"user": B, "reason": "non_corporate_source", "api_key_id": "key_external0000002", "src": "45.155.205.10"},
+    ],
+    "openai_api_key_granted_sensitive_scope": [
+        {"user": A, "api_key_id": "key_scope0000000001", "sensitive_scopes": "api.files.write",
+         "scope_category": "data_upload"},
+        {"user": B, "api_key_id": "key_scope0000000002", "sensitive_scopes": "api.fine_tuning.jobs.write",
+         "scope_category": "model_training"},
+        {"user": C, "api_key_id": "key_scope0000000003", "sensitive_scopes": "api.files.write",
+         "scope_category": "data_upload"},
+    ],
+    "openai_sensitive_change_from_unseen_tls_fingerprint": [
+        {"user": A, "signature": "ip_allowlist.updated"},
+        {"user": E, "signature": "role.updated"},
+    ],
+    "openai_multiple_tls_fingerprints_for_one_user": [
+        {"user": A, "_time": HOUR_14, "ja4_count": "3", "ja4_count_before": "2"},
+    ],
+    "openai_rate_limit_raised_or_removed": [
+        {"user": A, "rate_limit_id": "rl-gpt-4.1-Ku2HXqDs", "change": "max_requests_per_1_minute 500 -> 5000"},
+        {"user": C, "rate_limit_id": "rl-o3-bktGrfFb", "change": "max_tokens_per_1_minute 200000 -> 1000000"},
+        {"user": D, "rate_limit_id": "rl-o3-WaJg6U4Z", "change": "rate limit deleted"},
+    ],
+    "openai_production_project_archived_or_deleted": [
+        {"user": A, "removed_project_id": PROD_CHAT["id"], "production_project": "prod-chat",
+         "signature": "project.archived"},
+        {"user": "unknown", "removed_project_id": PROD_SEARCH["id"], "production_project": "prod-search",
+         "signature": "project.deleted"},
+    ],
+    "openai_multiple_projects_archived_or_deleted": [
+        {"user": A, "_time": HOUR_14, "projects_removed": "3", "projects_removed_before": "1"},
+    ],
+    "openai_bulk_or_external_invitations": [
+        {"user": A, "invites": "10", "external_invites": "0", "reason": "bulk_invitations"},
+        {"user": B, "invites": "3", "external_invites": "3", "reason": "external_invitations",
+         "external_invitees": ["friend0@gmail.com", "friend1@gmail.com", "friend2@gmail.com"]},
+        {"user": C, "invites": "1", "reason": "owner_invitation_to_external_domain",
+         "owner_external_invitees": "boss@outsider.net"},
+    ],
+    "openai_tunnel_changed_by_non_network_admin": [
+        {"user": A, "signature": "tunnel.created", "tunnel_id": "tunnel_000000000000000001"},
+        {"user": "unknown", "signature": "tunnel.deleted", "tunnel_id": "tunnel_000000000000000002"},
+    ],
+    "openai_checkpoint_shared_with_unknown_project": [
+        {"user": A, "target_project_id": "proj_Foreign00000000000000001", "signature": "checkpoint.permission.created"},
+        {"user": B, "target_project_id": "proj_Foreign00000000000000002", "signature": "checkpoint_permission.created"},
+    ],
+    "openai_certificate_deactivated_or_deleted": [
+        {"user": A, "signature": "certificates.deactivated", "certificate_name": ["mtls-edge", "mtls-gateway"]},
+        {"user": B, "signature": "certificate.deleted", "certificate_name": "mtls-ci"},
+    ],
+    "openai_certificate_added_by_unexpected_actor": [
+        {"user": A, "signature": "certificate.created", "certificate_name": "mtls-backdoor"},
+        {"user": SVC, "signature": "certificates.activated", "certificate_name": "mtls-backdoor"},
+    ],
+    "openai_authentication_failure_burst_for_user": [
+        {"user": A, "_time": str(NOW - 30 * 60), "failures": "10", "failures_before": "9"},
+        {"user": B, "_time": str(NOW - 6 * 3600), "failures": "10", "failures_before": "9"},
+    ],
+    "openai_password_spray_from_single_source": [
+        {"src": "45.155.205.10", "users": "5", "users_before": "3"},
+    ],
+    "openai_credential_stuffing_against_single_user": [
+        {"user": A, "sources": "5", "sources_before": "3"},
+    ],
+    "openai_successful_login_after_repeated_failures": [
+        {"user": A, "failures": "5", "src": "45.155.205.10"},
+        {"user": B, "failures": "5", "src": "103.251.167.9"},
+    ],
+    "openai_login_from_new_country_or_asn": [
+        {"user": A, "new_country": "DE", "new_asn": "60729"},
+        {"user": C, "new_country": "DE", "new_asn": "60729"},
+    ],
+    "openai_impossible_travel_between_logins": [
+        {"user": A, "previous_country": "US", "src_country": "RU", "count": "1"},
+        # the late Singapore login makes two new pairs: San Francisco -> Singapore -> San Francisco
+        {"user": B, "previous_country": ["SG", "US"], "src_country": ["SG", "US"], "count": "2"},
+    ],
+    "openai_sensitive_change_from_outside_corporate_network": [
+        {"user": A, "signature": "ip_allowlist.updated", "reason": "non_corporate_source"},
+        {"user": B, "signature": "invite.sent", "reason": "non_corporate_source"},
+        {"user": SVC, "signature": "rate_limit.updated", "reason": "api_key_not_on_automation_list"},
+    ],
+    "openai_risk_threshold_exceeded_for_user": [
+        {"user": A, "risk_score": "164", "risk_score_before": "92", "detection_count": "3"},
+        {"user": B, "risk_score": "60", "detection_count": "3", "detection_count_before": "2"},
+    ],
+    "openai_audit_log_collection_gap": [
+        {"source": "openai_audit:acme", "gap_hours": "12.5"},
+    ],
+}
+
+# Extra facts checked on one row each, beyond the key fields.
+RISK_AND_THREAT = {
+    "openai_sensitive_change_from_unseen_tls_fingerprint": ("user", A, "ja4"),
+    "openai_impossible_travel_between_logins": ("user", A, "ja4"),
+}
+
+
+def stanza(stem: str) -> str:
+    return "TA-openai-audit - %s - Rule" % DETECTIONS[stem]["name"]
+
+
+def detect(stem: str, kind: str, now: int = NOW, lookups: Path = LOOKUPS) -> list:
+    cmd = [sys.executable, "-m", "tools.spl", "detect", "--app", str(APP),
+           "--events", str(SAMPLES / ("%s.%s.jsonl" % (stem, kind))), "--now", str(now),
+           "--lookups", str(lookups), "--search", stanza(stem)]
+    baseline = SAMPLES / ("%s.baseline.jsonl" % stem)
+    if baseline.exists():
+        cmd += ["--baseline", str(baseline)]
+    proc = subprocess.run(cmd, cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert all(o["search_name"] == stanza(stem) for o in out)
+    return [o["row"] for o in out]
+
+
+def _norm(v):
+    return sorted(v) if isinstance(v, list) else v
+
+
+def match_rows(rows: list, expected: list) -> list:
+    """Pair every expected row with one actual row that has the same value (None: absent) in each
+    field the expected row names; return the problems (empty when the rows are exactly these)."""
+    problems, unused = [], list(rows)
+    for want in expected:
+        hit = next((r for r in unused if all(_norm(r.get(k)) == _norm(v) for k, v in want.items())), None)
+        if hit is None:
+            problems.append("no row like %s" % want)
+        else:
+            unused.remove(hit)
+    problems += ["unexpected row %s" % r for r in unused]
+    return problems
+
+
+def test_every_detection_has_expectations():
+    assert set(EXPECTED) == set(DETECTIONS)
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_true_positives_fire_exactly(stem):
+    rows = detect(stem, "tp")
+    assert match_rows(rows, EXPECTED[stem]) == []
+    # every row carries what the notable and the risk action need
+    det = DETECTIONS[stem]
+    for row in rows:
+        for ro in (det.get("rba") or {}).get("risk_objects", []):
+            assert row.get(ro["field"]), (ro, row)
+        for f in det["tags"]["throttling"]["fields"]:
+            assert row.get(f) is not None, (f, row)
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_near_misses_fire_nothing(stem):
+    assert detect(stem, "fp") == []
+
+
+@pytest.mark.parametrize("stem", sorted(RISK_AND_THREAT))
+def test_threat_objects_are_filled(stem):
+    field, value, threat = RISK_AND_THREAT[stem]
+    row = next(r for r in detect(stem, "tp") if r.get(field) == value)
+    assert row.get(threat)
+
+
+def test_shipped_example_lookups_match_nothing(tmp_path):
+    """With only the shipped CSVs (commented examples), lookup-driven detections see no listed value."""
+    empty = tmp_path / "lookups"
+    empty.mkdir()
+    # no production projects: the production-only detections stay silent on their true positives
+    assert detect("openai_production_project_archived_or_deleted", "tp", lookups=empty) == []
+    assert detect("openai_role_assigned_on_production_project", "tp", lookups=empty) == []
+    # no corporate ranges: even the office range is outside them
+    rows = detect("openai_ip_allowlist_broadened", "fp", lookups=empty)
+    assert {r["allowlist_id"] for r in rows} == {"ipal_D00000000000000000000004", "ipal_E00000000000000000000005"}
+    # no network admins: the network team's own change is reported
+    rows = detect("openai_tunnel_changed_by_non_network_admin", "fp", lookups=empty)
+    assert [r["user"] for r in rows] == [D]
+
+
+def test_lookup_rows_starting_with_hash_are_inert(tmp_path):
+    """A commented row in the corporate CIDR lookup is not a corporate range."""
+    lookups = tmp_path / "lookups"
+    shutil.copytree(LOOKUPS, lookups)
+    (lookups / "openai_corporate_cidrs.csv").write_text(
+        "cidr,description\n# 185.220.101.0/24,commented\n203.0.113.0/24,hq\n", encoding="utf-8")
+    rows = detect("openai_sensitive_change_from_outside_corporate_network", "tp", lookups=lookups)
+    assert any(r["user"] == A and r["reason"] == "non_corporate_source" for r in rows)
+
+
+# ----------------------------------------------------------------------------- continuous operation
+
+def _period(det: dict) -> int:
+    cron = det["deployment"]["scheduling"]["cron_schedule"]
+    return {"*/5 * * * *": 300, "*/15 * * * *": 900}.get(cron, 3600)
+
+
+def _key(det: dict, row: dict) -> tuple:
+    # an aggregate alert is its time bucket; a per-event alert is its events (first event time)
+    fields = list(det["tags"]["throttling"]["fields"]) + ["_time" if "_time" in row else "firstTime"]
+    for extra in ("service_account_id", "allowlist_id", "role_id", "resource_id", "api_key_id",
+                  "rate_limit_id", "removed_project_id", "target_project_id"):
+        if extra in row:
+            fields.append(extra)
+    return tuple(json.dumps(row.get(f), sort_keys=True) for f in fields)
+
+
+def _load_events(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_each_alert_fires_in_exactly_one_scheduled_run(stem):
+    """Run the search at every tick of its schedule from 8 hours before NOW to 2 hours after,
+    over the true positives and the near misses: no alert fires twice, and each expected one
+    fires in the run at NOW (late events included)."""
+    det = DETECTIONS[stem]
+    name = stanza(stem)
+    period = _period(det)
+    for kind in ("tp", "fp"):
+        app = App.load(str(APP), lookups_dir=str(LOOKUPS))
+        baseline = SAMPLES / ("%s.baseline.jsonl" % stem)
+        if baseline.exists():
+            app.index_events(_load_events(baseline))
+            for b in [n for n in app.saved_searches if app.is_baseline(n)]:
+                app.run_saved_search(b, now=NOW, all_time=True)
+            app.clear_events()
+        app.index_events(_load_events(SAMPLES / ("%s.%s.jsonl" % (stem, kind))))
+        seen = {}
+        for tick in range(NOW - 8 * 3600, NOW + 2 * 3600 + 1, period):
+            for row in app.run_saved_search(name, now=tick):
+                key = _key(det, row)
+                assert key not in seen, "%s fired again at %d (first at %d): %s" % (kind, tick, seen[key], row)
+                seen[key] = tick
+        if kind == "tp":
+            assert sorted(seen.values()) == [NOW] * len(EXPECTED[stem]), seen
