@@ -546,6 +546,9 @@ def render_detection(det: dict) -> str:
         ("schedule_window", sched["schedule_window"]),
         ("dispatch.earliest_time", sched["earliest_time"]),
         ("dispatch.latest_time", sched["latest_time"]),
+        # Continuous scheduling: a delayed or missed run is still run for its own time range, so the
+        # index-time windows of consecutive runs keep abutting.
+        ("realtime_schedule", 0),
         ("counttype", "number of events"),
         ("relation", "greater than"),
         ("quantity", 0),
@@ -600,6 +603,7 @@ def render_baseline(det: dict) -> str:
         ("schedule_window", sched["schedule_window"]),
         ("dispatch.earliest_time", sched["earliest_time"]),
         ("dispatch.latest_time", sched["latest_time"]),
+        ("realtime_schedule", 0),
     ])
 
 

@@ -135,7 +135,7 @@ def test_every_detection_is_a_disabled_scheduled_alert_and_an_es_correlation_sea
         st = saved[name]
         assert st["disabled"] == "1" and st["enableSched"] == "1"
         assert st["cron_schedule"] in ("*/5 * * * *", "*/15 * * * *") or re.match(r"^\d+ \* \* \* \*$", st["cron_schedule"])
-        assert int(st["schedule_window"]) > 0
+        assert int(st["schedule_window"]) > 0 and st["realtime_schedule"] == "0"
         assert st["search"].startswith("`openai_audit")
         assert st["search"].endswith("| `%s_filter`" % bd.snake(det["name"]))
         # plain Splunk: Triggered Alerts, one per result, throttled on the key fields
