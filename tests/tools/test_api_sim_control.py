@@ -123,6 +123,11 @@ def test_backfill_is_lazy_and_pages_like_a_list():
         merged = walk(sim, {"effective_at[gte]": T0 - 301, "effective_at[lte]": T0 - 299})
         assert {e["id"] for e in extra} <= {e["id"] for e in merged}
         assert merged == sorted(merged, key=order_key, reverse=True)
+        # type filters are decided before an event is built, and a source without tenant
+        # types is not scanned for tenant_only=true
+        failed = walk(sim, {"event_types[]": "login.failed"})
+        assert [e["id"] for e in failed] == [e["id"] for e in got if e["type"] == "login.failed"]
+        assert failed and page(sim, {"tenant_only": "true"})["data"] == []
         # a well-formed id that is not in the backfill is not a cursor
         fake = got[0]["id"][:-1] + ("A" if got[0]["id"][-1] != "A" else "B")
         assert get(sim, {"after": fake}).status_code == 400

@@ -111,6 +111,9 @@ class BackfillSource:
         etype = self.types[j % len(self.types)]
         return make_event(etype, rng=rng, org=self.org, effective_at=eff, event_id=eid), NEG_INF
 
+    def type_at(self, k: int) -> str:
+        return self.types[self._locate(k)[2] % len(self.types)]
+
     def key_of(self, event_id: str) -> Optional[Tuple[int, str]]:
         j = self._j_of(event_id)
         if j is None:

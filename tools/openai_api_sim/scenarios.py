@@ -105,13 +105,19 @@ class Builder:
         return obj
 
     def actor(self, a: Any) -> Any:
-        """Story actor: null, or {"session": EMAIL, "ip": IP, "device": N, "ja4": ..},
+        """Story actor: null, or {"session": EMAIL, "ip": IP, "device": N, "fingerprint": NAME,
+        "user_agent"/"ja3"/"ja4": ...},
         {"user_key": EMAIL}, {"service_account": NAME}."""
         if a is None:
             return None
         if "session" in a:
             user = Org.user(a["session"])
             fp = fingerprint(a["session"], int(a.get("device", 0)))
+            if "fingerprint" in a:  # a named browser from the file's "fingerprints" section
+                named = self.spec.get("fingerprints", {}).get(a["fingerprint"])
+                if named is None:
+                    raise ValueError("story actor %r: no fingerprint %r" % (a, a["fingerprint"]))
+                fp.update(named)
             for k in ("user_agent", "ja3", "ja4"):
                 if k in a:
                     fp[k] = a[k]

@@ -58,6 +58,9 @@ class ListSource:
     def entry_at(self, k: int) -> Tuple[Dict[str, Any], float]:
         return self._entries[k]
 
+    def type_at(self, k: int) -> str:
+        return self._entries[k][0]["type"]
+
     def key_of(self, event_id: str) -> Optional[Key]:
         return self._by_id.get(event_id)
 
@@ -204,12 +207,14 @@ class Query:
             upper = min(upper, (self.lte, MAX_ID))
         return lower, upper
 
-    def matches(self, ev: Dict[str, Any]) -> bool:
-        etype = ev.get("type")
+    def type_ok(self, etype: str) -> bool:
+        """The part of the match decided by the type alone (cheap: checked before building)."""
         if is_tenant_scoped(etype) != self.tenant_only:
             return False
-        if self.event_types is not None and etype not in self.event_types:
-            return False
+        return self.event_types is None or etype in self.event_types
+
+    def matches(self, ev: Dict[str, Any]) -> bool:
+        """The rest of the match (the caller has checked type_ok)."""
         if self.project_ids is not None:
             proj = ev.get("project")
             if not isinstance(proj, dict) or proj.get("id") not in self.project_ids:
@@ -256,24 +261,24 @@ class EventStore:
         raise QueryError("No audit log found with id '%s'." % event_id, param, "invalid_cursor")
 
     @staticmethod
-    def _desc(src: Any, lower: Key, upper: Key) -> Iterator[Tuple[Key, Tuple[Dict[str, Any], float]]]:
+    def _desc(src: Any, lower: Key, upper: Key) -> Iterator[Tuple[Key, Any, int]]:
         k = _bisect(len(src), src.key_at, upper, right=False) - 1
         while k >= 0:
             key = src.key_at(k)
             if key <= lower:
                 return
-            yield key, src.entry_at(k)
+            yield key, src, k
             k -= 1
 
     @staticmethod
-    def _asc(src: Any, lower: Key, upper: Key) -> Iterator[Tuple[Key, Tuple[Dict[str, Any], float]]]:
+    def _asc(src: Any, lower: Key, upper: Key) -> Iterator[Tuple[Key, Any, int]]:
         k = _bisect(len(src), src.key_at, lower, right=True)
         n = len(src)
         while k < n:
             key = src.key_at(k)
             if key >= upper:
                 return
-            yield key, src.entry_at(k)
+            yield key, src, k
             k += 1
 
     def list(self, q: Query) -> Dict[str, Any]:
@@ -285,15 +290,22 @@ class EventStore:
                 upper = min(upper, self._key_of(q.after, "after"))
             if q.before is not None:
                 lower = max(lower, self._key_of(q.before, "before"))
+            # A source whose types cannot match (a backfill without tenant types, asked with
+            # tenant_only=true) is skipped instead of scanned to the end.
+            sources = [s for s in self.sources
+                       if getattr(s, "types", None) is None or any(q.type_ok(t) for t in set(s.types))]
             if q.before is None:
-                its = [self._desc(s, lower, upper) for s in self.sources]
+                its = [self._desc(s, lower, upper) for s in sources]
                 stream = heapq.merge(*its, key=lambda p: p[0], reverse=True)
             else:
-                its = [self._asc(s, lower, upper) for s in self.sources]
+                its = [self._asc(s, lower, upper) for s in sources]
                 stream = heapq.merge(*its, key=lambda p: p[0])
             page = []  # type: List[Dict[str, Any]]
             has_more = False
-            for _key, (ev, visible_at) in stream:
+            for _key, src, k in stream:
+                if not q.type_ok(src.type_at(k)):
+                    continue
+                ev, visible_at = src.entry_at(k)
                 if visible_at > now or not q.matches(ev):
                     continue
                 if len(page) == q.limit:
