@@ -3,6 +3,9 @@
     python tools/build_detections.py           write the generated files
     python tools/build_detections.py --check   exit 1 (and name them) when committed files differ
     python tools/build_detections.py --validate   only run the schema check
+    python tools/build_detections.py --export-contentctl DIR
+                                               write detections/ into a contentctl project made by
+                                               `contentctl init` in DIR, for `contentctl validate`
 
 detections/*.yml            one detection per file, security_content's field set (name, id, version,
                             date, author, status, type, data_source, description, search,
@@ -23,6 +26,7 @@ the catalog table in docs/detections.md between its markers.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import re
@@ -275,6 +279,10 @@ def validate_project(project: dict) -> list:
             errors.append("%s: file name must be the lookup name" % where)
         if bool(lk.get("filename")) == bool(lk.get("collection")):
             errors.append("%s: a lookup has either filename or collection" % where)
+        if lk.get("lookup_type") != ("kvstore" if lk.get("collection") else "csv"):
+            errors.append("%s: lookup_type must be csv (filename) or kvstore (collection)" % where)
+        if lk.get("collection") and (lk.get("collection") != lk.get("name") or (lk.get("fields") or [""])[0] != "_key"):
+            errors.append("%s: a KV store lookup is named like its collection and its fields start with _key" % where)
         if lk.get("filename"):
             csv_path = root / "package" / "lookups" / lk["filename"]
             if not csv_path.exists():
@@ -778,10 +786,71 @@ def outputs(project: dict) -> dict:
     return out
 
 
+def export_contentctl(project: dict, target: Path) -> list:
+    """Copy the content into a contentctl project (made by `contentctl init`) so that Splunk's own
+    `contentctl validate` can check it. Keys contentctl does not know are dropped: `deployment`
+    (contentctl takes scheduling from its deployments/ folder), a CSV lookup's `fields` and
+    `filename` and a KV store lookup's `collection` (contentctl derives them). Returns the files written."""
+    if not (target / "contentctl.yml").is_file():
+        raise BuildError("%s is not a contentctl project (run `contentctl init` there first)" % target)
+    written = []
+
+    def dump(doc: dict, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clean = {k: v for k, v in doc.items() if not k.startswith("_")}
+        path.write_text(yaml.safe_dump(clean, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        written.append(path)
+
+    for sub in ("detections/cloud", "stories", "macros", "lookups", "baselines", "data_sources"):
+        (target / sub).mkdir(parents=True, exist_ok=True)
+    for det in project["detections"]:
+        doc = copy.deepcopy({k: v for k, v in det.items() if k != "_file"})
+        doc.pop("deployment", None)
+        for test in doc["tests"]:
+            for data in test["attack_data"]:
+                # contentctl wants a URL or a file relative to the project
+                rel = Path("data") / Path(data["data"]).name
+                (target / "data").mkdir(exist_ok=True)
+                (target / rel).write_bytes((project["root"] / data["data"]).read_bytes())
+                data["data"] = str(rel)
+        dump(doc, target / "detections" / "cloud" / det["_file"].name)
+    for base in project["baselines"]:
+        doc = dict(base)
+        doc.pop("deployment", None)
+        dump(doc, target / "baselines" / base["_file"].name)
+    for story in project["stories"]:
+        dump(story, target / "stories" / story["_file"].name)
+    for m in project["macros"]:
+        dump(m, target / "macros" / m["_file"].name)
+    dump({"name": "openai_audit", "definition": 'sourcetype="openai:audit"',
+          "description": "The add-on's events (index and sourcetype)."}, target / "macros" / "openai_audit.yml")
+    for lk in project["lookups"]:
+        doc = dict(lk)
+        if doc["lookup_type"] == "csv":
+            doc.pop("fields", None)
+            doc.pop("filename", None)  # contentctl reads <name>.csv beside the YAML
+            src = project["root"] / "package" / "lookups" / lk["filename"]
+            dst = target / "lookups" / lk["filename"]
+            dst.write_bytes(src.read_bytes())
+            written.append(dst)
+        else:
+            doc.pop("collection", None)
+        dump(doc, target / "lookups" / lk["_file"].name)
+    dump({"name": "OpenAI Audit Logs", "id": "4c1e7a3b-9d2f-4e8a-b5c6-7f0e1d2a3b4c", "version": 1,
+          "date": "2026-11-25", "author": AUTHOR["name"],
+          "description": "OpenAI Enterprise audit log objects (GET /v1/organization/audit_logs) collected by TA-openai-audit",
+          "source": "openai_audit:<account name>", "sourcetype": "openai:audit",
+          "supported_TA": [{"name": "TA-openai-audit", "url": "https://github.com/", "version": "0.1.0"}],
+          "fields": ["_time", "type", "user", "src", "user_agent", "ja4"]},
+         target / "data_sources" / "openai_audit_logs.yml")
+    return written
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail when generated files are out of date")
     parser.add_argument("--validate", action="store_true", help="only validate detections/")
+    parser.add_argument("--export-contentctl", metavar="DIR", help="copy detections/ into a contentctl project")
     parser.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -793,6 +862,10 @@ def main(argv=None) -> int:
             return 1
         if args.validate:
             print("%d detections, %d baselines valid" % (len(project["detections"]), len(project["baselines"])))
+            return 0
+        if args.export_contentctl:
+            files = export_contentctl(project, Path(args.export_contentctl))
+            print("wrote %d files into %s" % (len(files), args.export_contentctl))
             return 0
         files = outputs(project)
     except BuildError as exc:

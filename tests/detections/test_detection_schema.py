@@ -4,7 +4,9 @@ shipped lookups and the sample files.
 contentctl 5.6.2 validates offline, but it pins requests/pydantic versions that conflict with this
 project's pinned environment, so CI runs tools/build_detections.py's own check of the same rules
 (and more: output fields, windows, lookups and macros resolve); the tests below prove each rule
-rejects what it should.
+rejects what it should. To run Splunk's validator as well, in a separate virtualenv:
+    pip install contentctl==5.6.2 && mkdir cc && cd cc && contentctl init
+    python <repo>/tools/build_detections.py --export-contentctl . && contentctl validate
 """
 from __future__ import annotations
 
@@ -291,3 +293,27 @@ def test_samples_validate_against_the_spec():
                          if list(e.path) != ["type"]
                          and list(e.path)[-1:] != ["api_call_logging_project_ids"]), key=str)
         assert not errors, "%s:%d: %s" % (name, n, errors[0].message)
+
+
+def test_contentctl_export(project, tmp_path):
+    """The export that `contentctl validate` accepts (contentctl 5.6.2, run by hand: see the
+    module docstring): no add-on-only keys, sample files and lookup CSVs inside the project."""
+    target = tmp_path / "cc"
+    target.mkdir()
+    with pytest.raises(bd.BuildError):
+        bd.export_contentctl(project, target)
+    (target / "contentctl.yml").write_text("app: {}\n")
+    bd.export_contentctl(project, target)
+    dets = sorted((target / "detections" / "cloud").glob("*.yml"))
+    assert len(dets) == len(project["detections"])
+    for path in dets:
+        doc = yaml.safe_load(path.read_text())
+        assert "deployment" not in doc and "_file" not in doc
+        for test in doc["tests"]:
+            for data in test["attack_data"]:
+                assert (target / data["data"]).is_file()
+    for lk in project["lookups"]:
+        doc = yaml.safe_load((target / "lookups" / (lk["name"] + ".yml")).read_text())
+        assert "filename" not in doc and "collection" not in doc
+        if lk["lookup_type"] == "csv":
+            assert (target / "lookups" / (lk["name"] + ".csv")).is_file()
