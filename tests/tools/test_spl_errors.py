@@ -34,6 +34,9 @@ def app(tmp_path):
     ("| stats count", "generating"),
     ("a=1 TERM(x)", "TERM"),
     ("a=1 | eval x=len(a, a)", "len"),
+    ("a=1 | sort a nulls=last", "nulls=last"),
+    ("a=1 | table a foo=bar", "foo=bar"),
+    ("a=1 | inputlookup x.csv", "first command"),
 ])
 def test_unsupported_is_an_error_naming_it(app, spl, named):
     with pytest.raises(SplError) as e:

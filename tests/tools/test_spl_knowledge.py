@@ -154,6 +154,10 @@ def test_staged_filter_gives_same_rows_as_full_extraction(tmp_path):
     app.index_events([{"id": str(i), "type": "t%d" % (i % 3), "object": "orig", "effective_at": NOW - i}
                       for i in range(9)])
     assert len(app.search("type=t1", now=NOW)) == 3
+    assert len(app.search("type=T1 OR type=t2", now=NOW)) == 6        # no index for OR
+    assert len(app.search("type IN (T0, t2) id=3", now=NOW)) == 1      # indexed, then tested
+    assert app.search("type=t1", now=NOW) == app.search("type=t1", now=NOW, events=[
+        {"id": str(i), "type": "t%d" % (i % 3), "object": "orig", "effective_at": NOW - i} for i in range(9)])
     assert len(app.search("kind=T1", now=NOW)) == 3
     assert app.search("object=orig", now=NOW) == []
     assert len(app.search("object=replaced type=t2", now=NOW)) == 3

@@ -61,6 +61,7 @@ class Job:
         self.explicit: set = set()
         self.columns: Optional[List[str]] = None
         self.stage1_only_ok = False
+        self.position = 0
 
 
 def _base_event(obj: Dict[str, Any], *, source: str, host: str, index: str) -> Dict[str, Any]:
@@ -129,6 +130,7 @@ class App:
         self.events: List[Dict[str, Any]] = []
         self._extracted: Dict[int, Dict[str, Any]] = {}
         self._full: set = set()
+        self._value_index: Dict[str, Dict[str, List[int]]] = {}
         self.knowledge = Knowledge(self, confs["props"], confs["transforms"], confs["eventtypes"],
                                    confs["tags"])
         # validate every props plan for our sourcetype now, so conf errors surface at load
@@ -336,12 +338,14 @@ class App:
             n += 1
         # search order: newest first; events sharing a second keep input order
         self.events.sort(key=lambda e: -e["_time"])
+        self._value_index.clear()
         return n
 
     def clear_events(self) -> None:
         self.events = []
         self._extracted.clear()
         self._full.clear()
+        self._value_index.clear()
 
     def extract(self, event: Dict[str, Any]) -> Dict[str, Any]:
         """Search-time fields of one event (an audit log object or an event dict)."""
@@ -426,6 +430,7 @@ class App:
             fn = COMMANDS.get(name)
             if fn is None:
                 raise SplError("unsupported command %r" % (name or seg))
+            job.position = pos
             rows = fn(job, args, rows)
         return rows
 
@@ -450,7 +455,10 @@ class App:
         kn = self.knowledge
         needs = pred.fields | {"_raw"}
         safe_by_plan: Dict[int, bool] = {}
-        for ev in job.events:
+        events = job.events
+        if cache is self._extracted and pred.required:
+            events = self._candidates(pred.required, events)
+        for ev in events:
             t = ev["_time"]
             if lo is not None and t < lo:
                 continue
@@ -483,6 +491,45 @@ class App:
             if pred.pred(r):
                 out.append(dict(r))
         return out
+
+    def _candidates(self, required, events):
+        """Events that can satisfy a top-level `field=literal` conjunct, from a per-field index of
+        stage-1 values (only for fields no search-time step writes). Keeps search order."""
+        best = None
+        for field, values in required:
+            if field.startswith("tag::") or field in ("eventtype", "tag"):
+                continue
+            index = self._value_index.get(field)
+            if index is None:
+                index = self._build_index(field)
+            if field in self.knowledge.all_late():  # checked once every plan exists
+                continue
+            hits = set()
+            for v in values:
+                hits.update(index.get(v, ()))
+            if best is None or len(hits) < len(best):
+                best = hits
+        if best is None:
+            return events
+        return [events[i] for i in sorted(best)]
+
+    def _build_index(self, field: str):
+        kn = self.knowledge
+        cache = self._extracted
+        index: Dict[str, List[int]] = {}
+        for pos, ev in enumerate(self.events):
+            key = id(ev)
+            r = cache.get(key)
+            if r is None:
+                r, _ = kn.stage1(ev)
+                cache[key] = r
+            v = r.get(field)
+            if v is None:
+                continue
+            for x in (v if type(v) is list else (v,)):
+                index.setdefault(fmt(x).lower(), []).append(pos)
+        self._value_index[field] = index
+        return index
 
     def _expand_subsearches(self, job: Job, text: str) -> str:
         if "[" not in text:

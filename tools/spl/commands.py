@@ -54,6 +54,8 @@ def split_options(text: str, allowed: Tuple[str, ...], command: str):
 
 
 def field_list(text_words: List[Tuple[str, bool]]) -> List[str]:
+    """Field names separated by spaces and/or commas; an unquoted key=value here is an option
+    the command does not support."""
     out = []
     for w, quoted in text_words:
         if quoted:
@@ -61,6 +63,8 @@ def field_list(text_words: List[Tuple[str, bool]]) -> List[str]:
             continue
         for part in w.split(","):
             part = part.strip()
+            if "=" in part:
+                raise SplError("unsupported option %r" % part)
             if part:
                 out.append(part)
     return out
@@ -660,6 +664,9 @@ def cmd_inputlookup(job, args: str, rows: Rows) -> Rows:
         head = (" " + args)[:m.start()]
         where = (" " + args + " ")[m.end():]
     opts, rest = split_options(head, ("append", "start", "max"), "inputlookup")
+    append = _bool_opt(opts["append"], "append") if "append" in opts else False
+    if job.position > 0 and not append:
+        raise SplError("inputlookup must be the first command unless append=true")
     names = [w for w, _ in rest]
     if len(names) != 1:
         raise SplError("inputlookup: expected one lookup name, got %r" % head.strip())
@@ -674,9 +681,6 @@ def cmd_inputlookup(job, args: str, rows: Rows) -> Rows:
             out.append(row)
             if len(out) >= mx:
                 break
-    append = _bool_opt(opts["append"], "append") if "append" in opts else False
-    if rows and not append:
-        raise SplError("inputlookup must be the first command unless append=true")
     job.columns = None
     return (rows + out) if append else out
 
@@ -714,7 +718,7 @@ def cmd_makeresults(job, args: str, rows: Rows) -> Rows:
         if bad in opts:
             raise SplError("makeresults: option %s is not supported" % bad)
     n = _int_opt(opts["count"], "count") if "count" in opts else 1
-    if rows:
+    if job.position > 0:
         raise SplError("makeresults must be the first command")
     return [{"_time": int(job.now)} for _ in range(n)]
 

@@ -860,12 +860,18 @@ class _Parser:
             _arity(name, n, 2, 2)
             t_f, s_f = args
 
+            last = [None, None, None]
+
             def f_rel(row):
                 t = to_num(t_f(row))
                 s = s_f(row)
                 if t is None or s is None:
                     return None
-                return timeutil.relative_time(t, fmt(s))
+                if t == last[0] and s == last[1]:
+                    return last[2]  # relative_time(now(), "-20m@m") on every row
+                r = timeutil.relative_time(t, fmt(s))
+                last[0], last[1], last[2] = t, s, r
+                return r
             return f_rel
         if lname == "strftime":
             _arity(name, n, 2, 2)

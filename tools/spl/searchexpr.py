@@ -109,6 +109,8 @@ def field_equals(field: str, value: str) -> Pred:
         if type(v) is list:
             return any(m(x) for x in v)
         return m(v)
+    if "*" not in value and not _CIDR_RE.match(value) and to_num(value) is None:
+        pred._eq = (field, frozenset([value.lower()]))  # lets the caller use a value index
     return pred
 
 
@@ -147,6 +149,7 @@ class SearchExpr:
         self.time_bounds: List[str] = []
         self.fields: set = set()
         self.raw_term_used = False
+        self.required: List[tuple] = []
         if self.toks[0][0] == "end":
             self.pred: Pred = lambda row: True
         else:
@@ -180,6 +183,9 @@ class SearchExpr:
                 self.take()
                 continue
             items.append(self.p_or())
+        if top:
+            # conjuncts `field=literal` / `field IN (literals)`: every match has one of these values
+            self.required = [it._eq for it in items if hasattr(it, "_eq")]
         if not items:
             return lambda row: True
         if len(items) == 1:
@@ -255,6 +261,7 @@ class SearchExpr:
                     if type(v) is str:
                         return v.lower() in wanted
                     return any(fmt(x).lower() in wanted for x in values_of(v))
+                in_pred._eq = (field, wanted)
                 return in_pred
             preds = tuple(field_equals(val, v) for v in values)
             return lambda row: any(p(row) for p in preds)

@@ -396,6 +396,13 @@ def group_keys(row: dict, by: List[str]) -> List[tuple]:
     """The group(s) a row belongs to; none when a by-field is null; mv by-fields split."""
     if not by:
         return [()]
+    if len(by) == 1:
+        v = row.get(by[0])
+        if v is None:
+            return []
+        if type(v) is list:
+            return [(x,) for x in v]
+        return [(v,)]
     keys = [()]
     for f in by:
         vals = values_of(row.get(f))
