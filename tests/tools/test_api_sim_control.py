@@ -57,6 +57,7 @@ def test_control_surface_over_http():
         walk(sim)
         st = c.get(sim.url + "/_sim/stats", timeout=5).json()
         assert st["requests"] == 2 and st["by_status"] == {"200": 2}
+        assert sim.stats()["by_status"][200] == sim.stats()["by_status"]["200"] == 2
         assert st["ids_served"] == 30 and st["ids_served_total"] == 60
         served = c.get(sim.url + "/_sim/served_ids", timeout=5).json()["ids"]
         assert set(served) == sim.served_ids() and len(served) == 30

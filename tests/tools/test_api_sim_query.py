@@ -230,3 +230,13 @@ def test_add_events_rejects_bad_input_and_keeps_what_it_had(sim):
     with pytest.raises(ValueError):
         sim.add_events([{"id": "audit_log-x", "type": "scim.enabled", "effective_at": "soon"}])
     assert len(sim.store) == before
+
+
+def test_non_ascii_goes_out_as_raw_utf8():
+    ev = make_event("project.updated", seed=3, effective_at=T0, actor=None,
+                    project={"id": "proj_cafe", "name": "Café-bot ☕"},
+                    payload={"id": "proj_cafe", "changes_requested": {"title": "Café-bot ☕"}})
+    with ApiSim(events=[ev]) as s:
+        r = get(s)
+        assert "Café-bot ☕".encode("utf-8") in r.content
+        assert r.json()["data"][0]["project"]["name"] == "Café-bot ☕"

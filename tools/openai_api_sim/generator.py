@@ -434,7 +434,8 @@ def _payload(event_type: str, rng: random.Random, org: Org) -> Optional[Dict[str
         return {"error_code": code, "error_message": msg}
     if t == "organization.updated":
         options = {
-            "title": "Acme Corp", "description": "Acme production workloads", "name": "acme",
+            "title": "Acme Corp", "description": "Acme — production workloads (Zürich & São Paulo)",
+            "name": "acme",
             "threads_ui_visibility": rng.choice(["ANY_ROLE", "OWNERS", "NONE"]),
             "usage_dashboard_visibility": rng.choice(["ANY_ROLE", "OWNERS"]),
             "api_call_logging": rng.choice(["enabled_for_all_projects", "enabled_per_call"]),

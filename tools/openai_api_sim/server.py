@@ -90,6 +90,19 @@ def _mask(key: str) -> str:
     return (key[:9] if key.startswith("sk-") else "") + "*" * 8 + key[-4:] if len(key) > 12 else "****"
 
 
+class StatusCounts(dict):
+    """Counts by HTTP status, keyed "200" as in the JSON form; lookups also accept 200."""
+
+    def __getitem__(self, key: Any) -> int:
+        return dict.__getitem__(self, str(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return dict.get(self, str(key), default)
+
+    def __contains__(self, key: Any) -> bool:
+        return dict.__contains__(self, str(key))
+
+
 class SimState:
     """Everything the handler shares: store, keys, faults, counters. Thread-safe."""
 
@@ -152,7 +165,7 @@ class SimState:
         with self._lock:
             return {
                 "requests": self.requests,
-                "by_status": dict(self.by_status),
+                "by_status": StatusCounts(self.by_status),
                 "faults": dict(self.fault_counts),
                 "ids_served": len(self.served),
                 "ids_served_total": self.served_total,
@@ -282,7 +295,8 @@ class Handler(BaseHTTPRequestHandler):
         except QueryError as e:
             st.record(400)
             return self._json(400, _error(e.message, "invalid_request_error", e.param, e.code))
-        body = json.dumps(page, separators=(",", ":")).encode("utf-8")
+        # Raw UTF-8 like the live API (not \u escapes): clients must decode it as UTF-8.
+        body = json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if fault is not None:  # truncate
             st.record(200)
             cut = max(1, len(body) // 2)
@@ -365,6 +379,7 @@ class Handler(BaseHTTPRequestHandler):
 class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # benchmarks open many connections at once
 
     def __init__(self, state: SimState, port: int = 0):
         handler = type("BoundHandler", (Handler,), {"state": state})
