@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import pytest
 
 from tools.openai_api_sim import DEFAULT_KEY, NO_PERMISSION_KEY, ApiSim
-from tools.openai_api_sim.generator import EVENT_TYPES, is_tenant_scoped, make_event
+from tools.openai_api_sim.generator import EVENT_TYPES, make_event
 
 COLLECTION = "ta_openai_audit_checkpoints"
 KEY = "openai_audit_logs://main"
