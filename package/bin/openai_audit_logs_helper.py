@@ -87,7 +87,9 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
         collector = Collector(client, store, splunk_side.checkpoint_key(input_name), settings,
                               logger=logger, should_stop=lambda: _stop_requested)
         source = "openai_audit:%s" % settings.account
-        index = settings.index or None
+        # "default" is inputs.conf's word for "the default index", not an index name: leave the
+        # event's index out and splunkd applies the input's setting.
+        index = settings.index if settings.index and settings.index != "default" else None
 
         def emit(raw: str, effective_at: int, event: Dict[str, Any]) -> None:
             # Event.write_to flushes stdout, so the event is with splunkd before the

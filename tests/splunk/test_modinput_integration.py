@@ -147,9 +147,11 @@ def test_kv_store_503_is_retried_then_the_run_continues(harness):
     with ApiSim(events=events, seed=5) as api:
         harness.splunkd.add_account("main", DEFAULT_KEY, base_url=api.base_url)
         harness.splunkd.fail_kv_requests(2)  # the KV store is still starting for two requests
-        run = harness.run_input({"main": input_params()})
+        run = harness.run_input({"main": input_params(index="default")})
         assert run.returncode == 0, run.stderr
         assert len(run.events) == len(events)
+        # index=default means the default index: no <index> element, splunkd applies the input's.
+        assert all("index" not in e for e in run.events)
         assert harness.splunkd.request_count("storage/collections", status=503) == 2
         assert set(harness.splunkd.kv_records(COLLECTION)) == {KEY, TENANT_KEY}
         assert "log_level=ERROR" not in harness.input_log("main")
