@@ -440,3 +440,58 @@ def test_time_modifiers_and_index_time(app):
     assert col(q(app, "x=*", events=e, earliest="-3h", latest="-1h"), "x") == ["late", "old"]
     # a modifier in the search replaces the dispatch bound
     assert col(q(app, "x=* earliest=-5m", events=e, earliest="-3h"), "x") == ["fresh"]
+
+
+# ---------------------------------------------------------------- more documented details
+
+def test_sort_puts_numbers_before_strings_and_sort_limit(app):
+    e = [ev("v=b"), ev("v=10"), ev("v=9"), ev("v=A")]
+    assert col(q(app, "v=* | sort v", events=e), "v") == ["9", "10", "A", "b"]
+    assert col(q(app, "v=* | sort - v", events=e), "v") == ["b", "A", "10", "9"]
+    assert col(q(app, "v=* | sort 2 str(v)", events=e), "v") == ["10", "9"]
+
+
+def test_dedup_keepempty_and_consecutive(app):
+    e = [ev("k=a", NOW - 1), ev("k=a", NOW - 2), ev("x=1", NOW - 3), ev("k=b", NOW - 4), ev("k=a", NOW - 5)]
+    assert col(q(app, "* | dedup k", events=e), "k") == ["a", "b"]
+    assert col(q(app, "* | dedup k keepempty=true", events=e), "k") == ["a", None, "b"]
+    assert col(q(app, "* | dedup k consecutive=true", events=e), "k") == ["a", "b", "a"]
+    assert col(q(app, "* | dedup 2 k", events=e), "k") == ["a", "a", "b"]
+
+
+def test_streamstats_time_window_and_reset(app):
+    e = [ev("u=a", NOW + 0), ev("u=a", NOW + 60), ev("u=a", NOW + 1000), ev("u=b", NOW + 1001)]
+    rows = q(app, "u=* | sort 0 _time | streamstats time_window=5m count as c by u | table u c",
+             events=e, now=NOW + 2000)
+    assert col(rows, "c") == ["1", "2", "1", "1"]
+
+
+def test_where_like_and_match_on_multivalue(app):
+    e = [{"_raw": json.dumps({"ips": ["10.0.0.0/8", "0.0.0.0/0"]}), "_time": NOW - 1},
+         {"_raw": json.dumps({"ips": ["10.0.0.0/8"]}), "_time": NOW - 2}]
+    rows = q(app, "* | where match('ips{}', \"/0$\") | eval n=mvcount('ips{}') | table n", events=e)
+    assert rows == [{"n": "2"}]
+    rows = q(app, "* | where like('ips{}', \"10.%\") | stats count", events=e)
+    assert rows == [{"count": "2"}]
+
+
+def test_spath_and_regex_commands(app):
+    e = [ev('payload={"a":{"b":[1,2]}} ok', NOW - 1)]
+    rows = q(app, '* | rex "payload=(?<p>\\{.*\\})" | spath input=p path=a.b{} output=bs | table bs', events=e)
+    assert rows == [{"bs": ["1", "2"]}]
+    assert len(q(app, '* | regex _raw="ok$"', events=e)) == 1
+    assert q(app, '* | regex _raw!="ok$"', events=e) == []
+
+
+def test_fields_and_table_keep_internal_fields_only_when_named(app):
+    rows = q(app, "status=404 | fields status")
+    assert set(rows[0]) == {"status", "_time", "_raw"}
+    rows = q(app, "status=404 | table status _indextime")
+    assert rows == [{"status": "404", "_indextime": str(NOW - 10)}]
+    rows = q(app, "status=404 | fields - _raw user")
+    assert "_raw" not in rows[0] and "user" not in rows[0] and rows[0]["status"] == "404"
+
+
+def test_eventstats_keeps_every_row(app):
+    rows = q(app, "status=* | eventstats max(bytes) as mb | table status mb")
+    assert col(rows, "mb") == ["1000"] * 4
