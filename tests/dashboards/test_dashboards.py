@@ -27,6 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Dict, List
+from urllib.parse import quote
 
 import pytest
 from solnlib import log as solnlog
@@ -89,11 +90,21 @@ def token_defaults(definition: Dict[str, Any]) -> Dict[str, str]:
 
 
 def substitute(text: str, tokens: Dict[str, str]) -> str:
+    """Dashboard Studio's token substitution, with its filters: |s quotes the value (escaping the
+    quotes and backslashes in it), |u URL-encodes it, |h and |n leave it as it is here."""
     def one(m):
-        name = m.group(1).split("|", 1)[0]
+        name, *filters = m.group(1).split("|")
         if name not in tokens:
             raise KeyError("token $%s$ has no value" % name)
-        return tokens[name]
+        value = tokens[name]
+        for f in filters:
+            if f == "s":
+                value = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+            elif f == "u":
+                value = quote(value, safe="")
+            elif f not in ("h", "n"):
+                raise ValueError("unknown token filter |%s in $%s$" % (f, m.group(1)))
+        return value
     return TOKEN_RE.sub(one, text)
 
 
@@ -680,6 +691,10 @@ def test_user_filter_narrows_every_table_to_that_user(demo):
     assert 0 < mine < total
     changes = run(demo, "openai_audit_overview", "ds_admin_changes", user=target)
     assert changes and all(target in (r.get("actor"), r.get("account")) for r in changes)
+    # wildcards work; quotes typed into the box stay inside the value (|s), they cannot widen it
+    domain = "*@" + target.split("@", 1)[1] if "@" in target else target
+    assert mine <= int(run(demo, "openai_audit_overview", "ds_kpis", user=domain)[0]["events"]) <= total
+    assert run(demo, "openai_audit_overview", "ds_kpis", user='nobody" OR user="*')[0]["events"] == "0"
     # the drilldown sets the text input's token from the clicked row
     _, definition = load_view("openai_audit_overview")
     handler = definition["visualizations"]["viz_top_actors"]["eventHandlers"][0]
