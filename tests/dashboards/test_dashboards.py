@@ -651,6 +651,11 @@ def test_every_search_runs_and_gives_rows_on_demo_data(demo, view, ds_id):
 
 
 # ------------------------------------------------------------------------ overview content
+def gap_hours(demo: Demo) -> int:
+    """The collection gap threshold the detection and the panels share (macros.conf)."""
+    return int(demo.app.macros["openai_audit_collection_gap_hours"]["definition"])
+
+
 def _n(value) -> float:
     return float(value[0] if isinstance(value, list) else value)
 
@@ -792,8 +797,9 @@ def test_time_since_last_event_per_account(demo):
         assert rows[account]["last_event"] == time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last))
         assert abs(float(rows[account]["hours_since_last_event"]) - (NOW - last) / 3600) <= 0.051
         assert rows[account]["status"] == "receiving"
-    later = run(demo, "openai_audit_input_health", "ds_last_event", now=NOW + 13 * 3600)
-    assert {r["status"] for r in later} == {"silent for 12 h or more"}
+    hours = gap_hours(demo)
+    later = run(demo, "openai_audit_input_health", "ds_last_event", now=NOW + (hours + 1) * 3600)
+    assert {r["status"] for r in later} == {"silent for %d h or more" % hours}
 
 
 def test_checkpoint_state_is_read_from_the_kv_store_records(demo):
@@ -818,13 +824,16 @@ def test_checkpoint_state_is_read_from_the_kv_store_records(demo):
 
 
 def test_collection_gap_panel_shows_what_the_detection_sees(demo):
-    later = NOW + int(12.5 * 3600)  # inside the hour in which the saved search reports the gap
+    hours = gap_hours(demo)
+    later = NOW + int((hours + 0.5) * 3600)  # inside the hour in which the saved search reports the gap
     panel = run(demo, "openai_audit_input_health", "ds_gap_now", now=later)
     detection = demo.app.run_saved_search(GAP_RULE, now=later)
     assert {r["source"] for r in panel} == {r["source"] for r in detection} == {"openai_audit:prod", "openai_audit:lab"}
     # the panel keeps showing the gap after the detection's one-hour window
-    much_later = run(demo, "openai_audit_input_health", "ds_gap_now", now=NOW + 30 * 3600)
-    assert {r["source"] for r in much_later} == {"openai_audit:prod", "openai_audit:lab"}
-    assert demo.app.run_saved_search(GAP_RULE, now=NOW + 30 * 3600) == []
+    much_later = NOW + (hours + 18) * 3600
+    panel = run(demo, "openai_audit_input_health", "ds_gap_now", now=much_later)
+    assert {r["source"] for r in panel} == {"openai_audit:prod", "openai_audit:lab"}
+    assert all(float(r["gap_hours"]) >= hours + 17 for r in panel)
+    assert demo.app.run_saved_search(GAP_RULE, now=much_later) == []
     alerts = run(demo, "openai_audit_input_health", "ds_gap_alerts")
     assert [r["ss_name"] for r in alerts] == [GAP_RULE] and alerts[0]["sid"] == demo.sids[GAP_RULE]
