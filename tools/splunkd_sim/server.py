@@ -1,6 +1,9 @@
 """A loopback stand-in for the part of splunkd's REST API the add-on uses.
 
-Written from the Splunk REST API reference, not from what the add-on happens to send:
+Written from the Splunk REST API reference (REST API Reference Manual: "KV store endpoint
+descriptions" and "KV store endpoint examples", "Configuration endpoint descriptions" for
+configs/conf-* and properties, "Access endpoint descriptions" for storage/passwords; REST API User
+Manual for namespaces, Atom responses and output_mode), not from what the add-on happens to send:
 
 - Authentication: every request carries ``Authorization: Splunk <session key>``; anything
   else gets 401 "call not properly authenticated".
@@ -496,7 +499,8 @@ class SplunkdSim:
                 raise HttpError(503, KV_INITIALIZING)
 
     def _collection_entry(self, app: str, base_path: str, name: str, coll: Dict[str, Any]) -> atom.Entry:
-        content = {"field." + k: v for k, v in coll["fields"].items()}
+        content = {"disabled": "0"}
+        content.update({"field." + k: v for k, v in coll["fields"].items()})
         content.update({"eai:appName": app, "eai:userName": "nobody"})
         return atom.Entry(name, base_path, content, atom.acl(app))
 
