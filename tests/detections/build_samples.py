@@ -287,8 +287,8 @@ def key_burst():
     for i in range(4):
         fp.append(ev("api_key.created", (-19 + i) * MIN, actor=sess(DAVE, HQ_IP), project=DEV_CHAT,
                      payload={"id": "key_dave%08d" % i, "data": {"scopes": ["api.model.request"]}}))
-    # erin: 5 keys, but 3 in the 13:00 hour and 2 in the 14:00 hour
-    for i, at in enumerate((-65, -63, -61, -19, -17)):
+    # erin: 5 keys within 75 minutes, but never 5 within 60
+    for i, at in enumerate((-90, -88, -86, -19, -17)):
         fp.append(ev("api_key.created", at * MIN, actor=sess(ERIN, HQ_IP), project=DEV_CHAT,
                      payload={"id": "key_erin%08d" % i, "data": {"scopes": ["api.model.request"]}}))
     return tp, fp, None
@@ -570,8 +570,8 @@ def failure_burst():
     tp += [failed(BOB, -6 * HOUR + i * MIN, SG_IP) for i in range(9)]
     tp += [failed(BOB, -6 * HOUR + 9 * MIN, SG_IP, indexed=-12 * MIN)]
     fp = [failed(CAROL, (-29 + i) * MIN, HOME_IP) for i in range(9)]
-    # dave: 10 failures but split over two buckets (14:40-14:44 and 14:45-14:49)
-    fp += [failed(DAVE, (-20 + i) * MIN, HOME_IP) for i in range(10)]
+    # dave: 10 failures, one every 2 minutes: never 10 within 15 minutes
+    fp += [failed(DAVE, (-30 + 2 * i) * MIN, HOME_IP) for i in range(10)]
     return tp, fp, None
 
 
@@ -671,19 +671,23 @@ def outside_network():
 
 
 def collection_gap():
-    # one account went quiet 12.5 hours ago; the other indexed an event two hours ago
+    def indexed(at, user, source):
+        e = ev("login.succeeded", at, actor=sess(user, HQ_IP), no_payload=True)
+        return {"_raw": json.dumps(e, separators=(",", ":")), "_time": e["effective_at"],
+                "_indextime": e["effective_at"], "source": source}
     tp = [
-        {"_raw": json.dumps(e, separators=(",", ":")), "_time": e["effective_at"], "_indextime": e["effective_at"],
-         "source": "openai_audit:acme"}
-        for e in [ev("login.succeeded", -20 * HOUR, actor=sess(ALICE, HQ_IP), no_payload=True),
-                  ev("login.succeeded", -(12 * HOUR + 30 * MIN), actor=sess(BOB, HQ_IP), no_payload=True)]
+        # acme: nothing indexed for 6.5 hours -> "open", in the first hourly run past 6 hours
+        indexed(-20 * HOUR, ALICE, "openai_audit:acme"), indexed(-(6 * HOUR + 30 * MIN), BOB, "openai_audit:acme"),
+        # delta: 6h20m without events, ended 30 minutes ago, before any run saw it open -> "closed"
+        indexed(-9 * HOUR, CAROL, "openai_audit:delta"), indexed(-(6 * HOUR + 50 * MIN), CAROL, "openai_audit:delta"),
+        indexed(-30 * MIN, CAROL, "openai_audit:delta"),
     ]
     fp = [
-        {"_raw": json.dumps(e, separators=(",", ":")), "_time": e["effective_at"], "_indextime": e["effective_at"],
-         "source": src}
-        for e, src in [(ev("login.succeeded", -2 * HOUR, actor=sess(CAROL, HQ_IP), no_payload=True), "openai_audit:acme"),
-                       (ev("login.succeeded", -11 * HOUR, actor=sess(DAVE, HQ_IP), no_payload=True), "openai_audit:beta"),
-                       (ev("login.succeeded", -20 * HOUR, actor=sess(ERIN, HQ_IP), no_payload=True), "openai_audit:gamma")]
+        indexed(-2 * HOUR, CAROL, "openai_audit:acme"),                      # quiet for 2 hours
+        indexed(-(5 * HOUR + 30 * MIN), DAVE, "openai_audit:beta"),          # 5.5 hours
+        indexed(-20 * HOUR, ERIN, "openai_audit:gamma"),                     # reported 14 hours ago
+        # a 6h40m gap that ended 50 minutes ago: the run an hour ago already reported it open
+        indexed(-(7 * HOUR + 30 * MIN), FRANK, "openai_audit:epsilon"), indexed(-50 * MIN, FRANK, "openai_audit:epsilon"),
     ]
     return tp, fp, None
 
