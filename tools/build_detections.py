@@ -103,8 +103,11 @@ def severity_for(score: int) -> str:
 def _load_dir(path: Path) -> list:
     items = []
     for f in sorted(path.glob("*.yml")):
-        with f.open(encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+        try:
+            with f.open(encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise BuildError("%s: not valid YAML: %s" % (f, str(exc).replace("\n", " ")))
         if not isinstance(doc, dict):
             raise BuildError("%s: not a YAML mapping" % f)
         doc["_file"] = f

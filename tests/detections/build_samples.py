@@ -230,9 +230,6 @@ def owner_service_account():
         # created by a service account's key during working hours: critical
         ev("service_account.created", -10 * MIN, actor=sa(OTHER_SA), project=DEV_CHAT,
            payload={"id": "svc_acct_evil00000000000000001", "data": {"role": "owner"}}),
-        # a member service account: low
-        ev("service_account.created", -11 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
-           payload={"id": "svc_acct_ci000000000000000000002", "data": {"role": "member"}}),
         # promoted to owner on Sunday 03:00, indexed three days later: off hours, critical
         ev("service_account.updated", -(3 * DAY + 12 * HOUR), actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
            indexed=-12 * MIN,
@@ -240,14 +237,37 @@ def owner_service_account():
         # owner created by a person, working hours, not production: high
         ev("service_account.created", -13 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_new000000000000000004", "data": {"role": "owner"}}),
+        # in a production project: critical
+        ev("service_account.created", -14 * MIN, actor=sess(DAVE, HQ_IP), project=PROD_CHAT,
+           payload={"id": "svc_acct_prod00000000000000005", "data": {"role": "owner"}}),
     ]
     fp = [
+        ev("service_account.created", -11 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_ci000000000000000000002", "data": {"role": "member"}}),
         ev("service_account.updated", -10 * MIN, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_old000000000000000003", "changes_requested": {"role": "member"}}),
         ev("service_account.deleted", -11 * MIN, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_old000000000000000003"}),
         ev("service_account.created", -3 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_next00000000000000005", "data": {"role": "owner"}}),
+    ]
+    return tp, fp, None
+
+
+def service_account():
+    tp = [
+        ev("service_account.created", -11 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_ci000000000000000000002", "data": {"role": "member"}}),
+        ev("service_account.created", -12 * MIN, actor=key(CAROL), project=STAGING_CHAT,
+           payload={"id": "svc_acct_ci000000000000000000006", "data": {"role": "member"}}),
+    ]
+    fp = [
+        ev("service_account.created", -10 * MIN, actor=sa(OTHER_SA), project=DEV_CHAT,
+           payload={"id": "svc_acct_evil00000000000000001", "data": {"role": "owner"}}),
+        ev("service_account.updated", -11 * MIN, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_old000000000000000003", "changes_requested": {"role": "member"}}),
+        ev("service_account.created", -25 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_ci000000000000000000007", "data": {"role": "member"}}),
     ]
     return tp, fp, None
 
@@ -733,6 +753,7 @@ SCENARIOS = {
     "openai_role_assigned_on_production_project": role_assignment,
     "openai_api_call_logging_reduced": api_call_logging,
     "openai_owner_service_account_created": owner_service_account,
+    "openai_service_account_created": service_account,
     "openai_byok_key_changed_by_unauthorized_actor": byok,
     "openai_burst_of_api_key_creation": key_burst,
     "openai_api_key_created_by_api_key_or_external_source": key_by_key_or_external,

@@ -80,12 +80,18 @@ EXPECTED = {
     "openai_owner_service_account_created": [
         {"user": SVC, "service_account_id": "svc_acct_evil00000000000000001", "service_account_role": "owner",
          "actor_is_api_key": "1", "off_hours": "0", "severity": "critical"},
-        {"user": B, "service_account_id": "svc_acct_ci000000000000000000002", "service_account_role": "member",
-         "severity": "low"},
         {"user": A, "service_account_id": "svc_acct_old000000000000000003", "service_account_role": "owner",
          "actor_is_api_key": "0", "off_hours": "1", "severity": "critical"},
         {"user": C, "service_account_id": "svc_acct_new000000000000000004", "service_account_role": "owner",
-         "actor_is_api_key": "0", "off_hours": "0", "severity": "high"},
+         "actor_is_api_key": "0", "off_hours": "0", "production_project": None, "severity": "high"},
+        {"user": D, "service_account_id": "svc_acct_prod00000000000000005", "production_project": "prod-chat",
+         "severity": "critical"},
+    ],
+    "openai_service_account_created": [
+        {"user": B, "service_account_id": "svc_acct_ci000000000000000000002", "service_account_role": "member",
+         "actor_is_api_key": "0", "severity": "low"},
+        {"user": C, "service_account_id": "svc_acct_ci000000000000000000006", "actor_is_api_key": "1",
+         "severity": "low"},
     ],
     "openai_byok_key_changed_by_unauthorized_actor": [
         {"user": A, "signature": "external_key.removed", "key_id": "ekey_prod0000000000000000001", "severity": "critical"},
