@@ -15,20 +15,16 @@ import json
 import os
 import subprocess
 import sys
-import time
-import xml.etree.ElementTree as ET
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
+from tools.modinput import APP, RUN_TIMEOUT, Run, SplunkHome
 from tools.splunkd_sim import SplunkdSim
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-APP = "TA-openai-audit"
-INPUT_KIND = "openai_audit_logs"
 STUB = os.path.join(REPO, "tools", "splunkd_sim", "splunk_stub")
-RUN_TIMEOUT = 120
 
 
 def built_app_dir() -> str:
@@ -49,86 +45,9 @@ def built_app() -> str:
     return app
 
 
-class Run:
-    """What one modular input process did."""
-
-    def __init__(self, returncode: int, stdout: str, stderr: str, seconds: float):
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-        self.seconds = seconds
-        self.events = parse_stream(stdout)
-
-
-def parse_stream(stdout: str) -> List[Dict[str, Any]]:
-    """The <stream><event ...>...</event></stream> document a modular input writes."""
-    if not stdout.strip():
-        return []
-    root = ET.fromstring(stdout)
-    assert root.tag == "stream", stdout[:200]
-    events = []
-    for node in root.findall("event"):
-        event = {"stanza": node.get("stanza"), "unbroken": node.get("unbroken")}
-        for child in node:
-            event[child.tag] = child.text
-        events.append(event)
-    return events
-
-
-class Harness:
-    def __init__(self, app: str, home: str, splunkd: SplunkdSim):
-        self.app = app
-        self.home = home
-        self.splunkd = splunkd
-        self.bin = os.path.join(home, "etc", "apps", APP, "bin")
-        self.log_dir = os.path.join(home, "var", "log", "splunk")
-        self.checkpoint_dir = os.path.join(home, "var", "lib", "splunk", "modinputs", INPUT_KIND)
-        self.runs: List[Run] = []
-        self._last_end = 0.0
-
-    def env(self, **extra: str) -> Dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "SPLUNK_HOME": self.home,
-            "LANG": "C.UTF-8",
-            # Keep the build output free of __pycache__ (it is what gets packaged).
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        env.update(extra)
-        return env
-
-    def input_xml(self, stanzas: Dict[str, Dict[str, Any]]) -> str:
-        confs = []
-        for name, params in stanzas.items():
-            ps = "".join("<param name=%s>%s</param>" % (quoteattr(k), escape(str(v))) for k, v in params.items())
-            confs.append("<stanza name=%s app=%s>%s</stanza>" % (quoteattr("%s://%s" % (INPUT_KIND, name)),
-                                                                 quoteattr(APP), ps))
-        return (
-            "<input><server_host>splunk-sim</server_host><server_uri>%s</server_uri>"
-            "<session_key>%s</session_key><checkpoint_dir>%s</checkpoint_dir>"
-            "<configuration>%s</configuration></input>"
-            % (escape(self.splunkd.uri), escape(self.splunkd.session_key), escape(self.checkpoint_dir), "".join(confs))
-        )
-
-    def run_input(self, stanzas: Dict[str, Dict[str, Any]], python: Optional[str] = None,
-                  session_key: Optional[str] = None) -> Run:
-        xml = self.input_xml(stanzas)
-        if session_key is not None:
-            xml = xml.replace(self.splunkd.session_key, session_key)
-        # splunkd starts an input at most once per interval (>= 30 s); the collector's windows have
-        # whole-second ends, so two runs inside one wall-clock second would see an empty window.
-        while int(time.time()) <= int(self._last_end):
-            time.sleep(0.05)
-        started = time.monotonic()
-        proc = subprocess.run(
-            [python or sys.executable, os.path.join(self.bin, "openai_audit_logs.py")],
-            input=xml.encode("utf-8"), capture_output=True, cwd=self.bin, env=self.env(), timeout=RUN_TIMEOUT,
-        )
-        run = Run(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"),
-                  time.monotonic() - started)
-        self.runs.append(run)
-        self._last_end = time.time()
-        return run
+class Harness(SplunkHome):
+    """SplunkHome plus what only the tests do: --validate-arguments, REST handler scripts, and
+    everything the processes wrote (for the canary-key checks)."""
 
     def validate(self, name: str, params: Dict[str, Any]) -> subprocess.CompletedProcess:
         ps = "".join("<param name=%s>%s</param>" % (quoteattr(k), escape(str(v))) for k, v in params.items())
@@ -166,13 +85,6 @@ class Harness:
                     out[os.path.relpath(path, self.home)] = fh.read()
         return out
 
-    def input_log(self, name: str) -> str:
-        path = os.path.join(self.log_dir, "ta-openai-audit_%s.log" % name)
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-
     def everything_written(self) -> str:
         """stdout and stderr of every process, and every file under $SPLUNK_HOME/var."""
         parts = []
@@ -192,9 +104,4 @@ def splunkd():
 
 @pytest.fixture
 def harness(built_app, splunkd, tmp_path) -> Harness:
-    home = str(tmp_path / "splunk")
-    os.makedirs(os.path.join(home, "etc", "apps"))
-    os.makedirs(os.path.join(home, "var", "log", "splunk"))
-    os.makedirs(os.path.join(home, "var", "lib", "splunk", "modinputs", INPUT_KIND))
-    os.symlink(built_app, os.path.join(home, "etc", "apps", APP))
-    return Harness(built_app, home, splunkd)
+    return Harness(built_app, str(tmp_path / "splunk"), splunkd)
