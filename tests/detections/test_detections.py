@@ -342,3 +342,74 @@ def test_each_alert_fires_in_exactly_one_scheduled_run(stem):
                 seen[key] = tick
         if kind == "tp":
             assert sorted(seen.values()) == [NOW] * len(EXPECTED[stem]), seen
+
+
+# ----------------------------------------------------------------------------- baselines
+
+def run_baseline(name: str, history: list, lookups: Path, tmp_path: Path) -> list:
+    hist = tmp_path / "history.jsonl"
+    hist.write_text("".join(json.dumps(e) + "\n" for e in history), encoding="utf-8")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "tools.spl", "detect", "--app", str(APP), "--events", str(empty),
+                           "--baseline", str(hist), "--now", str(NOW), "--lookups", str(lookups),
+                           "--search", "TA-openai-audit - %s" % name], cwd=str(ROOT), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line)["row"] for line in proc.stdout.splitlines() if line.strip()]
+
+
+def test_geography_baseline_merges_with_the_kv_store_and_ages_out(tmp_path):
+    from build_samples import DE_IP, HQ_IP, succeeded
+    lookups = tmp_path / "lookups"
+    shutil.copytree(LOOKUPS, lookups)
+    # what the KV store already holds: a pair seen 100 days ago (drops out) and one seen 10 days ago
+    (lookups / "openai_user_geography_baseline.csv").write_text(
+        "user,attribute,value,firstTime,lastTime\n"
+        "%s,country,BR,%d,%d\n%s,country,US,%d,%d\n" % (A, NOW - 200 * 86400, NOW - 100 * 86400,
+                                                      A, NOW - 300 * 86400, NOW - 10 * 86400), encoding="utf-8")
+    rows = run_baseline("OpenAI Baseline User Login Geography",
+                        [succeeded(ALICE, -2 * 86400, HQ_IP), succeeded(BOB, -3600, DE_IP)], lookups, tmp_path)
+    got = {(r["user"], r["attribute"], r["value"]): (r["firstTime"], r["lastTime"]) for r in rows}
+    assert got == {
+        (A, "country", "US"): (str(NOW - 300 * 86400), str(NOW - 2 * 86400)),
+        (A, "asn", "64500"): (str(NOW - 2 * 86400), str(NOW - 2 * 86400)),
+        (B, "country", "DE"): (str(NOW - 3600), str(NOW - 3600)),
+        (B, "asn", "60729"): (str(NOW - 3600), str(NOW - 3600)),
+    }
+
+
+def test_fingerprint_baseline_learns_the_actor_not_the_account_changed(tmp_path):
+    """On account-management events `user` is the account changed; the baseline keys on the actor."""
+    from build_samples import HQ_IP, ev, sess
+    history = [ev("invite.sent", -3600, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "invite-z", "data": {"email": "new.hire@example.com", "role": "member"}})]
+    rows = run_baseline("OpenAI Baseline User TLS Fingerprints", history, LOOKUPS, tmp_path)
+    assert {r["user"] for r in rows} == {A}
+    assert sorted(r["fingerprint_type"] for r in rows) == ["ja3", "ja4"]
+
+
+def test_rate_limit_baseline_keeps_the_latest_value(tmp_path):
+    from build_samples import HQ_IP, ev, sess
+    lookups = tmp_path / "lookups"
+    shutil.copytree(LOOKUPS, lookups)
+    (lookups / "openai_rate_limit_baseline.csv").write_text(
+        "rate_limit_id,limit_name,limit_value,lastTime\nrl-x,max_requests_per_1_minute,100,%d\n"
+        "rl-x,max_tokens_per_1_minute,9000,%d\n" % (NOW - 86400, NOW - 86400), encoding="utf-8")
+    history = [ev("rate_limit.updated", -7200, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "rl-x", "changes_requested": {"max_requests_per_1_minute": 300}}),
+               ev("rate_limit.updated", -3600, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "rl-x", "changes_requested": {"max_requests_per_1_minute": 200}})]
+    rows = run_baseline("OpenAI Baseline Rate Limit Values", history, lookups, tmp_path)
+    got = {(r["rate_limit_id"], r["limit_name"]): r["limit_value"] for r in rows}
+    assert got == {("rl-x", "max_requests_per_1_minute"): "200", ("rl-x", "max_tokens_per_1_minute"): "9000"}
+
+
+def test_known_projects_baseline(tmp_path):
+    from build_samples import DEV_CHAT, HQ_IP, ev, sess
+    history = [ev("api_key.created", -3600, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
+                  payload={"id": "key_k", "data": {"scopes": []}}),
+               ev("project.created", -1800, actor=sess(ALICE, HQ_IP), project=None,
+                  payload={"id": "proj_New0000000000000000001", "data": {"name": "n", "title": "n"}})]
+    rows = run_baseline("OpenAI Baseline Known Projects", history, LOOKUPS, tmp_path)
+    assert {r["project_id"] for r in rows} == {DEV_CHAT["id"], "proj_New0000000000000000001"}
