@@ -210,8 +210,10 @@ class App:
         elif name.endswith(".csv") or name.endswith(".csv.gz"):
             # a file named directly; shares the table object with any stanza pointing at it
             for sname, sst in transforms.items():
-                if sst.get("filename") == name:
-                    t = self.lookup_table(sname)
+                if sst.get("filename", "").strip() == name:
+                    # the same file, read without the definition's matching rules
+                    st_table = self.lookup_table(sname)
+                    t = LookupTable(name, st_table.fields, st_table.rows, filename=name)
                     break
             else:
                 path = self._lookup_path(name)

@@ -249,12 +249,13 @@ def cmd_dedup(job, args: str, rows: Rows) -> Rows:
 
 
 def _parse_sort(args: str):
-    ws = field_list(words(args))
-    limit = 10000
+    opts, rest = split_options(args, ("limit",), "sort")
+    ws = field_list(rest)
+    limit = 10000  # Splunk's default
     if ws and ws[0].isdigit():
         limit = int(ws.pop(0))
-    if ws and ws[0].startswith("limit="):
-        limit = int(ws.pop(0)[6:])
+    if "limit" in opts:
+        limit = _int_opt(opts["limit"], "limit")
     reverse_all = False
     if ws and ws[-1] in ("d", "desc"):
         reverse_all = True
