@@ -14,12 +14,14 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 PY39 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9))
 PY313 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
 
-.PHONY: help venv build package inspect test test-unit test-engine-versions clean
+.PHONY: help venv build package inspect test test-engine-versions demo bench clean
 
 help:
+	@echo "make demo      the add-on end to end on loopback stand-ins (no Splunk, no OpenAI account)"
 	@echo "make package   build the add-on (output/) and dist/$(APP)-$(VERSION).spl"
 	@echo "make inspect   AppInspect (cloud, precert) on the .spl; report in dist/"
 	@echo "make test      everything CI runs"
+	@echo "make bench     benchmarks (figures printed, nothing asserted)"
 
 $(VENV)/.installed: requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,16 @@ build: venv
 	rm -rf output
 	$(VENV)/bin/ucc-gen build --ta-version $(VERSION) --pip-version 25.2 \
 		--pip-custom-flag="--no-binary=charset-normalizer"
+
+# The built app is rebuilt when anything it is made from changed.
+BUILT := output/$(APP)/default/app.conf
+BUILD_INPUTS := globalConfig.json additional_packaging.py $(shell find package -type f -not -name '*.pyc' 2>/dev/null)
+
+$(BUILT): $(BUILD_INPUTS)
+	$(MAKE) build
+
+demo: $(VENV)/.installed $(BUILT)
+	$(PY) -m tools.demo
 
 package: build
 	mkdir -p dist
