@@ -161,3 +161,14 @@ def test_staged_filter_gives_same_rows_as_full_extraction(tmp_path):
     assert len(app.search("kind=T1", now=NOW)) == 3
     assert app.search("object=orig", now=NOW) == []
     assert len(app.search("object=replaced type=t2", now=NOW)) == 3
+
+
+def test_calculated_field_now_is_the_searchs_now(tmp_path):
+    app = make(tmp_path, """
+        [openai:audit]
+        KV_MODE = json
+        EVAL-age = now() - effective_at
+    """)
+    app.index_events([{"id": "1", "type": "x", "effective_at": NOW - 100}])
+    assert app.search("type=x | table age", now=NOW) == [{"age": "100"}]
+    assert app.search("type=x | table age", now=NOW + 50) == [{"age": "150"}]

@@ -349,8 +349,11 @@ class App:
         self._full.clear()
         self._value_index.clear()
 
-    def extract(self, event: Dict[str, Any]) -> Dict[str, Any]:
-        """Search-time fields of one event (an audit log object or an event dict)."""
+    def extract(self, event: Dict[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
+        """Search-time fields of one event (an audit log object or an event dict); raw values
+        (str, or int/float for eval results, lists for multivalues)."""
+        if now is not None:
+            self.knowledge.ctx.now = float(now)
         return self.knowledge.extract(_base_event(event, source="openai_audit:default",
                                                   host="localhost", index="main"))
 
@@ -389,6 +392,12 @@ class App:
                 if s == "" or (key in ("earliest", "_index_earliest") and s == "0"):
                     continue  # unset, or all time
                 tr[key] = timeutil.relative_time(now, s)
+        kn = self.knowledge
+        if kn.ctx.now != now:
+            kn.ctx.now = now  # now() in a calculated field is the search's now
+            if kn.uses_now:
+                self._extracted.clear()
+                self._full.clear()
         if events is not None:
             evs = [_base_event(e, source="openai_audit:default", host="localhost", index="main")
                    for e in events]

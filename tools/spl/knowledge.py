@@ -144,6 +144,7 @@ class Knowledge:
         self.props = props
         self.transforms = transforms
         self.ctx = Context(0.0)
+        self.uses_now = False
         self._plans: Dict[Tuple[str, str, str], _Plan] = {}
         self._source_stanzas = []
         self._host_stanzas = []
@@ -223,7 +224,10 @@ class Knowledge:
                 p.aliases.append((toks[i], toks[i + 2], toks[i + 1].upper() == "ASNEW"))
                 i += 3
         for key in sorted(k for k in keys if k.startswith("EVAL-")):
-            p.evals.append((key[len("EVAL-"):], Expr(keys[key], self.ctx)))
+            expr = Expr(keys[key], self.ctx)
+            if Expr._MEMO_OFF.search(keys[key]):
+                self.uses_now = True  # cached fields must be recomputed when now() changes
+            p.evals.append((key[len("EVAL-"):], expr))
         for key in sorted(k for k in keys if k.startswith("LOOKUP-")):
             toks = tokens_with_commas(keys[key])
             if not toks:
