@@ -35,7 +35,15 @@ def _read_jsonl(path: str) -> List[dict]:
 
 
 def _print(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+    # UTF-8 whatever the locale says, so any event text prints
+    line = json.dumps(obj, ensure_ascii=False) + "\n"
+    buf = getattr(sys.stdout, "buffer", None)
+    if buf is not None:
+        sys.stdout.flush()
+        buf.write(line.encode("utf-8", "surrogatepass"))
+        buf.flush()
+    else:
+        sys.stdout.write(line)
 
 
 def cmd_detect(args) -> int:

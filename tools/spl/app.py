@@ -140,6 +140,8 @@ class App:
     def load(cls, app_dir: str, lookups_dir: Optional[str] = None) -> "App":
         if not os.path.isdir(app_dir):
             raise SplError("no app directory %s" % app_dir)
+        if lookups_dir is not None and not os.path.isdir(lookups_dir):
+            raise SplError("no lookups directory %s" % lookups_dir)
         return cls(app_dir, lookups_dir)
 
     # ------------------------------------------------------------------ macros
