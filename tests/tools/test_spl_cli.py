@@ -125,3 +125,22 @@ def test_bad_events_file_is_a_clear_error(tmp_path, app_dir):
     bad.write_text('{"id": 1}\nnot json\n')
     rc, rows, err = run_cli("run", "--app", app_dir, "--events", str(bad), "*")
     assert rc == 1 and "bad.jsonl:2" in err
+
+
+def test_lookups_dir_seeds_kv_store_and_named_baseline_prints_rows(tmp_path, app_dir):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "geo.json").write_text(json.dumps([{"user": "a@x.com", "src_country": "FR"}]))
+    events = write_jsonl(tmp_path / "e.jsonl", [login(3, "a@x.com", "FR", NOW - 120),
+                                                login(4, "a@x.com", "DE", NOW - 130)])
+    rc, rows, err = run_cli("detect", "--app", app_dir, "--events", events, "--now", str(NOW),
+                            "--lookups", str(seeds))
+    assert rc == 0, err
+    assert [r["row"]["src_country"] for r in rows] == ["DE"]
+    history = write_jsonl(tmp_path / "h.jsonl", [login(1, "b@x.com", "US", NOW - 86400)])
+    rc, rows, err = run_cli("detect", "--app", app_dir, "--events", events, "--now", str(NOW),
+                            "--baseline", history, "--search", "Geo - Baseline")
+    assert rc == 0, err
+    assert rows == [{"search_name": "Geo - Baseline", "row": {"user": "b@x.com", "src_country": "US"}}]
+    rc, rows, err = run_cli("detect", "--app", app_dir, "--events", events, "--lookups", str(tmp_path / "nope"))
+    assert rc == 2 and "nope" in err
