@@ -495,3 +495,13 @@ def test_fields_and_table_keep_internal_fields_only_when_named(app):
 def test_eventstats_keeps_every_row(app):
     rows = q(app, "status=* | eventstats max(bytes) as mb | table status mb")
     assert col(rows, "mb") == ["1000"] * 4
+
+
+def test_search_compares_with_literals_where_compares_fields(app):
+    # search: the right side is a value (wildcards allowed); where: a bare word is a field name
+    # and "*" is no wildcard (use like())
+    e = [ev("a=x b=x"), ev("a=x b=y")]
+    assert len(q(app, "a=* | search a=b", events=e)) == 0
+    assert len(q(app, "a=* | where a=b", events=e)) == 1
+    assert len(q(app, 'a=* | where a="x*"', events=e)) == 0
+    assert len(q(app, 'a=* | where like(a, "x%")', events=e)) == 2
