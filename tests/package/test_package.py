@@ -51,3 +51,20 @@ def test_vendored_libraries_are_the_pinned_pure_python_ones(members):
     for dist in ("requests-2.32.5.dist-info", "solnlib-8.2.0.dist-info", "splunk_sdk-2.1.1.dist-info"):
         assert "TA-openai-audit/lib/%s/METADATA" % dist in names
     assert not [n for n in names if "/lib/grpc" in n or "/lib/opentelemetry" in n or "/lib/google/" in n]
+
+
+# conf files Splunk itself defines; every other .conf the add-on ships is "custom"
+SPLUNK_CONFS = {"app", "props", "transforms", "eventtypes", "tags", "macros", "savedsearches",
+                "collections", "inputs", "restmap", "web", "server"}
+
+
+def test_custom_confs_reload_and_replicate_across_a_search_head_cluster(members):
+    with tarfile.open(SPL, "r:gz") as tar:
+        app_conf = tar.extractfile("TA-openai-audit/default/app.conf").read().decode()
+        server_conf = tar.extractfile("TA-openai-audit/default/server.conf").read().decode()
+    custom = {re.match(r"TA-openai-audit/default/([^/]+)\.conf$", m.name).group(1)
+              for m in members if re.match(r"TA-openai-audit/default/[^/]+\.conf$", m.name)} - SPLUNK_CONFS
+    assert "analyticstories" in custom and "ta_openai_audit_account" in custom
+    for conf in sorted(custom):
+        assert re.search(r"^reload\.%s = simple$" % conf, app_conf, re.M), conf
+        assert re.search(r"^conf_replication_include\.%s = true$" % conf, server_conf, re.M), conf
