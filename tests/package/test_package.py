@@ -64,7 +64,7 @@ def test_custom_confs_reload_and_replicate_across_a_search_head_cluster(members)
         server_conf = tar.extractfile("TA-openai-audit/default/server.conf").read().decode()
     custom = {re.match(r"TA-openai-audit/default/([^/]+)\.conf$", m.name).group(1)
               for m in members if re.match(r"TA-openai-audit/default/[^/]+\.conf$", m.name)} - SPLUNK_CONFS
-    assert "analyticstories" in custom and "ta_openai_audit_account" in custom
+    assert {"analyticstories", "ta_openai_audit_settings"} <= custom
     for conf in sorted(custom):
         assert re.search(r"^reload\.%s = simple$" % conf, app_conf, re.M), conf
         assert re.search(r"^conf_replication_include\.%s = true$" % conf, server_conf, re.M), conf
