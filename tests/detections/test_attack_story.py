@@ -6,9 +6,7 @@ intruders only.
 """
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "tools" / "openai_api_sim" / "scenarios" / "attack-story.json"
 
+from tools.demo import write_scenario_lookups  # noqa: E402
 from tools.openai_api_sim import DEFAULT_KEY, ApiSim  # noqa: E402
 from tools.openai_api_sim.generator import Org  # noqa: E402
 from tools.spl import App  # noqa: E402
@@ -77,26 +76,6 @@ def _fetch_stream(sim, tenant_only: bool) -> list:
             after = page["last_id"]
 
 
-def _write_lookups(spec: dict, folder: Path) -> None:
-    lk = spec["lookups"]
-    tables = {
-        "openai_corporate_cidrs.csv": (["cidr", "description"], [[c, ""] for c in lk["corporate_cidrs"]]),
-        "openai_corporate_domains.csv": (["domain", "description"], [[d, ""] for d in lk["corporate_domains"]]),
-        "openai_production_projects.csv": (["project_id", "project_name", "owner", "description"],
-                                           [[Org.project(n)["id"], n, "", ""] for n in lk["production_projects"]]),
-        "openai_byok_managers.csv": (["user", "description"], [[u, ""] for u in lk["authorized_byok_managers"]]),
-        "openai_network_admins.csv": (["user", "description"], [[u, ""] for u in lk["authorized_network_admins"]]),
-        "openai_automation_actors.csv": (["actor", "description"],
-                                         [[Org.service_account(n)["id"], ""] for n in lk["automation_service_accounts"]]),
-        "openai_sensitive_scopes.csv": (["scope", "category", "description"], [[s, "scenario", ""] for s in lk["sensitive_scopes"]]),
-        "openai_sensitive_permissions.csv": (["permission", "category", "description"],
-                                             [[p, "scenario", ""] for p in lk["sensitive_permissions"]]),
-    }
-    for name, (header, rows) in tables.items():
-        with (folder / name).open("w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh).writerows([header] + rows)
-
-
 def _period(det: dict) -> int:
     cron = det["deployment"]["scheduling"]["cron_schedule"]
     return {"*/5 * * * *": 300, "*/15 * * * *": 900}.get(cron, 3600)
@@ -115,7 +94,7 @@ def story(tmp_path_factory):
     with ApiSim(scenario="attack-story", seed=1, anchor=NOW, latency_ms=0, key=DEFAULT_KEY) as sim:
         events = _fetch(sim)
     lookups = tmp_path_factory.mktemp("lookups")
-    _write_lookups(spec, lookups)
+    write_scenario_lookups(spec, str(lookups))
     app = App.load(str(ROOT / "package"), lookups_dir=str(lookups))
     # the baselines learn from the history before the detections start
     app.index_events([e for e in events if e["effective_at"] < DETECT_FROM])
