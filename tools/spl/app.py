@@ -99,8 +99,11 @@ def _base_event(obj: Dict[str, Any], *, source: str, host: str, index: str) -> D
 class App:
     """Load with App.load(app_dir, lookups_dir=None); see the package docstring."""
 
-    def __init__(self, app_dir: str, lookups_dir: Optional[str] = None):
+    def __init__(self, app_dir: str, lookups_dir: Optional[str] = None, optimize: bool = True):
         self.app_dir = app_dir
+        # optimize=False: extract every event fully, no value index, no memos (the reference
+        # the optimized path is tested against)
+        self.optimize = optimize
         self.lookups_dir = lookups_dir
         confs = {name: load_app_conf(app_dir, name) for name in
                  ("props", "transforms", "macros", "eventtypes", "tags", "savedsearches", "collections")}
@@ -137,12 +140,12 @@ class App:
         self.knowledge.plan("openai:audit", "openai_audit:default", "localhost")
 
     @classmethod
-    def load(cls, app_dir: str, lookups_dir: Optional[str] = None) -> "App":
+    def load(cls, app_dir: str, lookups_dir: Optional[str] = None, optimize: bool = True) -> "App":
         if not os.path.isdir(app_dir):
             raise SplError("no app directory %s" % app_dir)
         if lookups_dir is not None and not os.path.isdir(lookups_dir):
             raise SplError("no lookups directory %s" % lookups_dir)
-        return cls(app_dir, lookups_dir)
+        return cls(app_dir, lookups_dir, optimize)
 
     # ------------------------------------------------------------------ macros
     def expand_macros(self, text: str, depth: int = 0) -> str:
@@ -469,7 +472,7 @@ class App:
         needs = pred.fields | {"_raw"}
         safe_by_plan: Dict[int, bool] = {}
         events = job.events
-        if cache is self._extracted and pred.required:
+        if cache is self._extracted and pred.required and self.optimize:
             events = self._candidates(pred.required, events)
         for ev in events:
             t = ev["_time"]
@@ -491,7 +494,7 @@ class App:
                     plan = kn.plan_for(ev)
                 safe = safe_by_plan.get(id(plan))
                 if safe is None:
-                    safe = safe_by_plan[id(plan)] = (
+                    safe = safe_by_plan[id(plan)] = self.optimize and (
                         not plan.dynamic_reports and needs.isdisjoint(plan.late)
                         and not any(f.startswith("tag::") for f in needs))
                 if safe and not pred.pred(r):

@@ -286,7 +286,8 @@ class Knowledge:
             expr = SearchExpr(text, 0.0, what="eventtype " + name)
             if expr.time_bounds:
                 raise SplError("eventtypes.conf [%s]: time modifiers are not allowed" % name)
-            self.eventtypes.append((name, _memo_pred(expr), keys.get("tags", "").split()))
+            self.eventtypes.append((name, _memo_pred(expr) if self.app.optimize else expr,
+                                    keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
 
@@ -375,7 +376,10 @@ class Knowledge:
                     else:
                         row.pop(dst, None)
         if plan.evals:
-            results = [(name, expr.memo_value(row)) for name, expr in plan.evals]
+            if self.app.optimize:
+                results = [(name, expr.memo_value(row)) for name, expr in plan.evals]
+            else:
+                results = [(name, expr.value(row)) for name, expr in plan.evals]
             for name, v in results:
                 if v is None:
                     row.pop(name, None)
