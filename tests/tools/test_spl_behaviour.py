@@ -505,3 +505,26 @@ def test_search_compares_with_literals_where_compares_fields(app):
     assert len(q(app, "a=* | where a=b", events=e)) == 1
     assert len(q(app, 'a=* | where a="x*"', events=e)) == 0
     assert len(q(app, 'a=* | where like(a, "x%")', events=e)) == 2
+
+
+def test_streamstats_sliding_window_matches_recomputing_each_window(app):
+    # window=N with by: global=true (the default) is one window over all rows, global=false one
+    # window per group
+    vals = [5, 3, 9, 3, 7, 1, 8, 8, 2, 6]
+    e = [ev("v=%d g=%s" % (v, "ab"[i % 2]), NOW + i) for i, v in enumerate(vals)]
+    one = lambda xs: xs[0] if len(xs) == 1 else xs
+    for global_opt in ("false", "true"):
+        rows = q(app, "v=* | sort 0 _time | streamstats window=3 global=%s dc(v) as dc, values(v) as vs, "
+                      "min(v) as mn, max(v) as mx, sum(v) as s, list(v) as l, first(v) as f, last(v) as la, "
+                      "median(v) as md, count as c by g | table g dc vs mn mx s l f la md c" % global_opt,
+                 events=e, now=NOW + 100)
+        for i, r in enumerate(rows):
+            if global_opt == "false":
+                mine = [v for j, v in enumerate(vals[:i + 1]) if j % 2 == i % 2][-3:]
+            else:
+                mine = [vals[j] for j in range(max(0, i - 2), i + 1) if j % 2 == i % 2]
+            strs = [str(v) for v in mine]
+            assert r == {"g": "ab"[i % 2], "dc": str(len(set(mine))), "vs": one(sorted(set(strs))),
+                         "mn": str(min(mine)), "mx": str(max(mine)), "s": str(sum(mine)),
+                         "l": one(strs), "f": strs[0], "la": strs[-1],
+                         "md": str(sorted(mine)[(len(mine) - 1) // 2]), "c": str(len(mine))}, (global_opt, i)

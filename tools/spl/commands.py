@@ -583,6 +583,7 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
     shared: collections.deque = collections.deque()
     windows: Dict[tuple, collections.deque] = {}
     running: Dict[tuple, list] = {}
+    win_states: Dict[tuple, list] = {}
     last_key = None
     for r in rows:
         keys = group_keys(r, by)
@@ -593,6 +594,7 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
             windows.clear()
             running.clear()
             shared.clear()
+            win_states.clear()
         last_key = key
         if not window and time_window is None:
             states = running.get(key)
@@ -608,27 +610,60 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
                     st.add(r)
             _store(r, aggs, res)
             continue
+        # Sliding windows: each entry keeps the values its row had on entry (later commands
+        # may overwrite the row), and states that support it are updated incrementally.
         dq = shared if (global_w and by and window) else windows.setdefault(key, collections.deque())
-        t = to_num(r.get("_time"))
+        entry = (key, [_row_values(a, r) for a in aggs], r.get("_time"))
+        t = to_num(entry[2])
         if time_window is not None and t is not None:
-            while dq and abs((to_num(dq[0][1].get("_time")) or 0) - t) >= time_window:
-                dq.popleft()
+            while dq and abs((to_num(dq[0][2]) or 0) - t) >= time_window:
+                _leave(dq.popleft(), win_states)
+        if not current:
+            res = _window_result(key, aggs, win_states, dq)
+        dq.append(entry)
+        st = win_states.get(entry[0])
+        if st is None:
+            st = win_states[entry[0]] = [a.new_state() for a in aggs]
+        for state, vals in zip(st, entry[1]):
+            if vals and state.removable:
+                state.add_values(vals, entry[2])
+        if window and len(dq) > window:
+            _leave(dq.popleft(), win_states)
         if current:
-            dq.append((key, r))
-            if window and len(dq) > window:
-                dq.popleft()
-            members = [x for k, x in dq if k == key]
-        else:
-            members = [x for k, x in dq if k == key]
-            dq.append((key, r))
-            if window and len(dq) > window:
-                dq.popleft()
-        states = [a.new_state() for a in aggs]
-        for m in members:
-            for st in states:
-                st.add(m)
-        _store(r, aggs, _finish(states))
+            res = _window_result(key, aggs, win_states, dq)
+        _store(r, aggs, res)
     return rows
+
+
+def _row_values(agg: Agg, row):
+    if agg.field is None and agg.expr is None:
+        return [1]
+    return agg.values(row)
+
+
+def _leave(entry, win_states) -> None:
+    states = win_states.get(entry[0])
+    for state, vals in zip(states, entry[1]):
+        if vals and state.removable:
+            state.remove_values(vals, entry[2])
+
+
+def _window_result(key, aggs, win_states, dq):
+    states = win_states.get(key)
+    if states is None:
+        states = win_states[key] = [a.new_state() for a in aggs]
+    out = {}
+    for i, (a, state) in enumerate(zip(aggs, states)):
+        if not state.removable:
+            # no incremental form: recompute from the entries still in the window
+            state = a.new_state()
+            for k, vals, t in dq:
+                if k == key and vals[i]:
+                    state.add_values(vals[i], t)
+        v = state.result()
+        if v is not None:
+            out[a.name] = v
+    return out
 
 
 def _store(r, aggs, res):

@@ -1,6 +1,7 @@
 """stats / eventstats / streamstats aggregation functions."""
 from __future__ import annotations
 
+import collections
 import math
 import re
 from typing import Any, Callable, List, Optional, Tuple
@@ -35,10 +36,26 @@ class Agg:
 
 
 class State:
+    """add(row) feeds one row; add_values(vals, t) feeds the values already taken from a row
+    (t = its _time); removable states also take remove_values (sliding windows)."""
+
+    removable = False
+
     def __init__(self, agg: Agg):
         self.agg = agg
 
     def add(self, row: dict) -> None:
+        if self.agg.field is None and self.agg.expr is None:
+            self.add_values([1], None)  # plain count: one per row
+            return
+        vals = self.agg.values(row)
+        if vals:
+            self.add_values(vals, row.get("_time"))
+
+    def add_values(self, vals, t) -> None:
+        raise NotImplementedError
+
+    def remove_values(self, vals, t) -> None:
         raise NotImplementedError
 
     def result(self) -> Any:
@@ -46,101 +63,135 @@ class State:
 
 
 class _Count(State):
+    removable = True
+
     def __init__(self, agg):
         super().__init__(agg)
         self.n = 0
 
-    def add(self, row):
-        if self.agg.field is None and self.agg.expr is None:
-            self.n += 1
-        else:
-            self.n += len(self.agg.values(row))
+    def add_values(self, vals, t):
+        self.n += len(vals)
+
+    def remove_values(self, vals, t):
+        self.n -= len(vals)
 
     def result(self):
         return self.n
 
 
 class _Dc(State):
+    removable = True
+
     def __init__(self, agg):
         super().__init__(agg)
-        self.seen = set()
+        self.seen = {}
 
-    def add(self, row):
-        for v in self.agg.values(row):
-            self.seen.add(fmt(v))
+    def add_values(self, vals, t):
+        seen = self.seen
+        for v in vals:
+            k = fmt(v)
+            seen[k] = seen.get(k, 0) + 1
+
+    def remove_values(self, vals, t):
+        seen = self.seen
+        for v in vals:
+            k = fmt(v)
+            c = seen[k] - 1
+            if c:
+                seen[k] = c
+            else:
+                del seen[k]
 
     def result(self):
         return len(self.seen)
 
 
-class _Values(State):
-    def __init__(self, agg):
-        super().__init__(agg)
-        self.seen = set()
-
-    def add(self, row):
-        for v in self.agg.values(row):
-            self.seen.add(fmt(v))
-
+class _Values(_Dc):
     def result(self):
         # values() is distinct and sorted lexicographically
         return normalize(sorted(self.seen))
 
 
 class _List(State):
+    removable = True
+
     def __init__(self, agg):
         super().__init__(agg)
-        self.items = []
+        self.items = collections.deque()
 
-    def add(self, row):
-        if len(self.items) < 100:
-            self.items.extend(self.agg.values(row))
-            del self.items[100:]
+    def add_values(self, vals, t):
+        self.items.append(vals)
+
+    def remove_values(self, vals, t):
+        self.items.popleft()  # windows drop rows first in, first out
 
     def result(self):
-        return normalize([fmt(v) for v in self.items])
+        out = []
+        for vals in self.items:
+            out.extend(fmt(v) for v in vals)
+            if len(out) >= 100:
+                break
+        return normalize(out[:100])
 
 
 class _MinMax(State):
+    removable = True
+
     def __init__(self, agg, pick_max):
         super().__init__(agg)
         self.pick_max = pick_max
-        self.num = None
-        self.text = None
+        self.nums = {}
+        self.texts = {}
 
-    def add(self, row):
-        for v in self.agg.values(row):
+    def add_values(self, vals, t):
+        for v in vals:
             n = to_num(v)
-            if n is not None:
-                if self.num is None or (n > self.num if self.pick_max else n < self.num):
-                    self.num = n
+            d, k = (self.nums, n) if n is not None else (self.texts, fmt(v))
+            d[k] = d.get(k, 0) + 1
+
+    def remove_values(self, vals, t):
+        for v in vals:
+            n = to_num(v)
+            d, k = (self.nums, n) if n is not None else (self.texts, fmt(v))
+            c = d[k] - 1
+            if c:
+                d[k] = c
             else:
-                s = fmt(v)
-                if self.text is None or (s > self.text if self.pick_max else s < self.text):
-                    self.text = s
+                del d[k]
 
     def result(self):
         # numeric values win; only an all-text field gives a lexicographic answer
-        if self.num is not None:
-            return self.num
-        return self.text
+        if self.nums:
+            return max(self.nums) if self.pick_max else min(self.nums)
+        if self.texts:
+            return max(self.texts) if self.pick_max else min(self.texts)
+        return None
 
 
 class _Sum(State):
+    removable = True
+
     def __init__(self, agg):
         super().__init__(agg)
-        self.total = None
+        self.total = 0
         self.n = 0
 
-    def add(self, row):
-        for v in self.agg.values(row):
-            n = to_num(v)
-            if n is not None:
-                self.total = n if self.total is None else self.total + n
+    def add_values(self, vals, t):
+        for v in vals:
+            x = to_num(v)
+            if x is not None:
+                self.total += x
                 self.n += 1
 
+    def remove_values(self, vals, t):
+        for v in vals:
+            x = to_num(v)
+            if x is not None:
+                self.total -= x
+                self.n -= 1
+
     def result(self):
-        return self.total
+        return self.total if self.n else None
 
 
 class _Avg(_Sum):
@@ -150,14 +201,14 @@ class _Avg(_Sum):
         return self.total / self.n
 
 
-class _Range(_MinMax):
+class _Range(State):
     def __init__(self, agg):
-        State.__init__(self, agg)
+        super().__init__(agg)
         self.lo = None
         self.hi = None
 
-    def add(self, row):
-        for v in self.agg.values(row):
+    def add_values(self, vals, t):
+        for v in vals:
             n = to_num(v)
             if n is not None:
                 self.lo = n if self.lo is None else min(self.lo, n)
@@ -172,8 +223,8 @@ class _Median(State):
         super().__init__(agg)
         self.items = []
 
-    def add(self, row):
-        for v in self.agg.values(row):
+    def add_values(self, vals, t):
+        for v in vals:
             n = to_num(v)
             if n is not None:
                 self.items.append(n)
@@ -218,8 +269,8 @@ class _Mode(State):
         super().__init__(agg)
         self.counts = {}
 
-    def add(self, row):
-        for v in self.agg.values(row):
+    def add_values(self, vals, t):
+        for v in vals:
             k = fmt(v)
             self.counts[k] = self.counts.get(k, 0) + 1
 
@@ -231,18 +282,23 @@ class _Mode(State):
 
 
 class _FirstLast(State):
+    removable = True
+
     def __init__(self, agg, last):
         super().__init__(agg)
         self.last = last
-        self.val = None
+        self.items = collections.deque()
 
-    def add(self, row):
-        vals = self.agg.values(row)
-        if vals and (self.last or self.val is None):
-            self.val = normalize(vals)
+    def add_values(self, vals, t):
+        self.items.append(vals)
+
+    def remove_values(self, vals, t):
+        self.items.popleft()
 
     def result(self):
-        return self.val
+        if not self.items:
+            return None
+        return normalize(list(self.items[-1] if self.last else self.items[0]))
 
 
 class _EarliestLatest(State):
@@ -253,19 +309,14 @@ class _EarliestLatest(State):
         self.t = None
         self.val = None
 
-    def add(self, row):
-        vals = self.agg.values(row)
-        if not vals:
-            return
-        t = to_num(row.get("_time"))
+    def add_values(self, vals, t):
+        t = to_num(t)
         if t is None:
             t = 0
-        if self.t is None or (t >= self.t if self.latest else t < self.t):
-            # on equal times, the later result in search order (older event) is not preferred
-            if self.t is not None and t == self.t and self.latest:
-                return
+        # on equal times the first row seen (the newer in search order) is kept
+        if self.t is None or (t > self.t if self.latest else t < self.t):
             self.t = t
-            self.val = normalize(vals)
+            self.val = normalize(list(vals))
 
     def result(self):
         return self.t if self.want_time else self.val
