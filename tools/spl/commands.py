@@ -613,10 +613,10 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
         # Sliding windows: each entry keeps the values its row had on entry (later commands
         # may overwrite the row), and states that support it are updated incrementally.
         dq = shared if (global_w and by and window) else windows.setdefault(key, collections.deque())
-        entry = (key, [_row_values(a, r) for a in aggs], r.get("_time"))
-        t = to_num(entry[2])
+        t = to_num(r.get("_time"))
+        entry = (key, [_row_values(a, r) for a in aggs], t)
         if time_window is not None and t is not None:
-            while dq and abs((to_num(dq[0][2]) or 0) - t) >= time_window:
+            while dq and abs((dq[0][2] or 0) - t) >= time_window:
                 _leave(dq.popleft(), win_states)
         if not current:
             res = _window_result(key, aggs, win_states, dq)
