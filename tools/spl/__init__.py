@@ -3,7 +3,8 @@
 Python API::
 
     from tools.spl import App, SplError
-    app = App.load("package", lookups_dir=None)   # or the built app directory
+    app = App.load("package", lookups_dir=None)   # or the built app directory;
+                                                  # optimize=False: no shortcuts (reference runs)
     app.index_events(audit_logs)       # audit log dicts as the API returns them (optionally with
                                        # "_indextime"), or event dicts with _raw/_time/_indextime
     rows = app.search('`openai_audit` type=scim.* | stats count by type', now=1767225600)
