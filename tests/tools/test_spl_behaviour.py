@@ -528,3 +528,8 @@ def test_streamstats_sliding_window_matches_recomputing_each_window(app):
                          "mn": str(min(mine)), "mx": str(max(mine)), "s": str(sum(mine)),
                          "l": one(strs), "f": strs[0], "la": strs[-1],
                          "md": str(sorted(mine)[(len(mine) - 1) // 2]), "c": str(len(mine))}, (global_opt, i)
+
+
+def test_where_in_operator(app):
+    assert col(q(app, 'status=* | where status IN ("404", "500")'), "status") == ["404", "500"]
+    assert col(q(app, 'status=* | where NOT status IN ("404", "500") AND isnotnull(user)'), "status") == ["403"]

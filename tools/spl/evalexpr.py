@@ -723,6 +723,18 @@ class _Parser:
             self.take()
             right = self.p_add()
             return lambda row, l=left, r=right: like(l(row), r(row))
+        t = self.peek()
+        if t[0] == "ident" and t[1] == "IN" and self.toks[self.i + 1] == ("op", "("):
+            # `field IN ("a", "b")`, as the in() function
+            self.take()
+            items = self.p_args()
+
+            def f_in_op(row, l=left, items=items):
+                v = l(row)
+                if v is None:
+                    return None
+                return any(compare("=", v, it(row)) for it in items)
+            return f_in_op
         return left
 
     def p_add(self) -> Func:
