@@ -172,3 +172,23 @@ def test_calculated_field_now_is_the_searchs_now(tmp_path):
     app.index_events([{"id": "1", "type": "x", "effective_at": NOW - 100}])
     assert app.search("type=x | table age", now=NOW) == [{"age": "100"}]
     assert app.search("type=x | table age", now=NOW + 50) == [{"age": "150"}]
+
+
+def test_event_type_on_a_field_tag(tmp_path):
+    app = make(tmp_path, """
+        [kv]
+        EVAL-x = "1"
+    """, eventtypes="""
+        [from_lab]
+        search = tag=lab
+    """, tags="""
+        [src=10.0.0.1]
+        lab = enabled
+
+        [eventtype=from_lab]
+        watched = enabled
+    """)
+    f = app.extract(raw_event("src=10.0.0.1"))
+    assert f["eventtype"] == "from_lab" and f["tag"] == ["lab", "watched"]
+    assert f["tag::src"] == "lab" and f["tag::eventtype"] == "watched"
+    assert "eventtype" not in app.extract(raw_event("src=10.0.0.2"))

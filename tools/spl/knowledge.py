@@ -290,6 +290,8 @@ class Knowledge:
                                     keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
+        self._et_uses_tags = any(f == "tag" or f.startswith("tag::")
+                                 for _, e, _ in self.eventtypes for f in e.fields)
 
     def _load_tags(self, tags) -> None:
         # field -> lowercased value -> [tags]
@@ -428,10 +430,38 @@ class Knowledge:
                 else:
                     row[k] = v
 
+    def _field_tags(self, row: Dict[str, Any], per_field: Dict[str, List[str]], skip: str = "") -> List[str]:
+        out: List[str] = []
+        for field, vmap in self.tag_map.items():
+            if field == skip:
+                continue
+            v = row.get(field)
+            if v is None:
+                continue
+            for x in values_of(v):
+                tags = vmap.get(fmt(x).lower())
+                if tags:
+                    per_field.setdefault(field, []).extend(tags)
+                    out.extend(tags)
+        return out
+
+    def _set_tags(self, row: Dict[str, Any], all_tags: List[str], per_field: Dict[str, List[str]]) -> None:
+        if "tag" in row:  # tag::<field> only ever comes with tag
+            for k in [k for k in row if k == "tag" or k.startswith("tag::")]:
+                del row[k]
+        if all_tags:
+            row["tag"] = normalize(sorted(set(all_tags)))
+            for field, tags in per_field.items():
+                row["tag::" + field] = normalize(sorted(set(tags)))
+
     def _apply_eventtypes_and_tags(self, row: Dict[str, Any]) -> None:
         matched: List[str] = []
         extra_tags: List[str] = []
         if self.eventtypes:
+            if self._et_uses_tags:
+                # event types that test tags see the tags of the other fields already
+                pre: Dict[str, List[str]] = {}
+                self._set_tags(row, self._field_tags(row, pre, skip="eventtype"), pre)
             if self._et_uses_eventtype:
                 # event types may refer to other event types: iterate to a fixed point
                 prev = None
@@ -451,20 +481,8 @@ class Knowledge:
             row.pop("eventtype", None)
         if not self.tag_map and not extra_tags:
             return
-        all_tags: List[str] = list(extra_tags)
         per_field: Dict[str, List[str]] = {}
         if extra_tags:
             per_field["eventtype"] = list(extra_tags)
-        for field, vmap in self.tag_map.items():
-            v = row.get(field)
-            if v is None:
-                continue
-            for x in values_of(v):
-                tags = vmap.get(fmt(x).lower())
-                if tags:
-                    per_field.setdefault(field, []).extend(tags)
-                    all_tags.extend(tags)
-        if all_tags:
-            row["tag"] = normalize(sorted(set(all_tags)))
-            for field, tags in per_field.items():
-                row["tag::" + field] = normalize(sorted(set(tags)))
+        all_tags = list(extra_tags) + self._field_tags(row, per_field)
+        self._set_tags(row, all_tags, per_field)
