@@ -37,6 +37,7 @@ def app(tmp_path):
     ("a=1 | sort a nulls=last", "nulls=last"),
     ("a=1 | table a foo=bar", "foo=bar"),
     ("a=1 | inputlookup x.csv", "first command"),
+    ("a=1 | eval {a}=1", "{a}"),
 ])
 def test_unsupported_is_an_error_naming_it(app, spl, named):
     with pytest.raises(SplError) as e:

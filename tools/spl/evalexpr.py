@@ -1114,5 +1114,8 @@ def parse_assignments(text: str) -> List[tuple]:
         name = m.group(1)
         if name[0] in "'\"":
             name = name[1:-1]
+        elif "{" in name:
+            # Splunk names such a field after another field's value; not implemented here
+            raise SplError("eval: dynamic field names ({field}) are not supported: %r" % name)
         out.append((name, part[m.end():]))
     return out
