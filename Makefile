@@ -49,6 +49,12 @@ $(BUILT): $(BUILD_INPUTS)
 demo: $(VENV)/.installed $(BUILT)
 	$(PY) -m tools.demo
 
+# Figures printed, nothing asserted (see docs/benchmarks.md).
+bench: $(VENV)/.installed $(BUILT)
+	$(PY) benchmarks/bench_collector.py
+	$(PY) benchmarks/bench_api_sim.py
+	$(PY) benchmarks/bench_spl.py
+
 package: build
 	mkdir -p dist
 	rm -f dist/$(APP)-*.tar.gz dist/$(APP)-*.spl
