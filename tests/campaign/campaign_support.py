@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -247,12 +248,18 @@ def duplicate_report(result: CampaignResult) -> Dict[str, Any]:
 
 def figures(name: str, plan: EventPlan, result: CampaignResult, dups: Dict[str, Any]) -> str:
     stats = result.sim_stats
+    log = "".join(result.stderr)
+    polls = re.findall(r"^events=(\d+) requests=(\d+) pages=(\d+) skipped_duplicates=(\d+)$", log, re.M)
+    reread = sum(int(p[3]) for p in polls)
+    hidden = sum(1 for event, visible in plan.late if visible > event["effective_at"] + LAG + INTERVAL)
     lines = [
         "fault campaign: %s" % name,
         "  events in the stand-in   %d (late: %d, visible up to %.0f s after effective_at)"
         % (len(plan.by_id), len(plan.late), LATE_MAX),
         "  requests                 %d  by status %s" % (stats.get("requests", 0), dict(sorted(stats.get("by_status", {}).items()))),
         "  faults injected          %s" % dict(sorted(stats.get("faults", {}).items())),
+        "  late by more than lag + interval (a poll passed their second before they showed): %d" % hidden,
+        "  polls completed          %d (events seen again in an overlap and skipped: %d)" % (len(polls), reread),
         "  ids served / written     %d / %d distinct" % (len(result.served), len(dups["written"])),
         "  kills (SIGKILL)          %d  (processes started: %d)" % (result.kills, result.starts),
         "  duplicates               %d  (max per restart: %d; cut lines: %d)"
