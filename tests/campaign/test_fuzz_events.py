@@ -317,8 +317,10 @@ def run_cli(server: PageServer, tmp_path) -> "tuple[subprocess.CompletedProcess,
     )
     lines = []
     if os.path.exists(output):
-        with open(output, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        with open(output, encoding="utf-8", newline="") as fh:
+            # split on "\n" only: str.splitlines() would also cut at U+2028, U+0085, ... which
+            # JSON written with ensure_ascii=False carries raw inside strings
+            lines = [line for line in fh.read().split("\n") if line]
     return proc, lines
 
 
