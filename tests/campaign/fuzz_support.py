@@ -125,15 +125,15 @@ class PageServer:
                         self.broken[cursor] = (body, times - 1)
                     return 200, body
         data, has_more = self.page_body(query)
-        return 200, envelope([e.text for e in data], has_more).encode("utf-8")
+        return 200, envelope(data, has_more).encode("utf-8")
 
 
-def envelope(texts: List[str], has_more: bool) -> str:
+def envelope(events: List[ServedEvent], has_more: bool) -> str:
     """A list page made of the events' JSON texts as they are (no re-serialisation)."""
-    first = json.loads(texts[0])["id"] if texts else None
-    last = json.loads(texts[-1])["id"] if texts else None
+    first = events[0].id if events else None
+    last = events[-1].id if events else None
     return '{"object":"list","data":[%s],"first_id":%s,"last_id":%s,"has_more":%s}' % (
-        ",".join(texts), json.dumps(first), json.dumps(last), "true" if has_more else "false")
+        ",".join(e.text for e in events), json.dumps(first), json.dumps(last), "true" if has_more else "false")
 
 
 class ShimWriter:

@@ -206,7 +206,7 @@ def _breakages(page: List[ServedEvent], has_more: bool) -> Dict[str, bytes]:
         change(items[len(items) // 2])
         return json.dumps({"object": "list", "data": items, "has_more": has_more}).encode("utf-8")
 
-    good = envelope([e.text for e in page], has_more).encode("utf-8")
+    good = envelope(page, has_more).encode("utf-8")
     return {
         "missing id": with_item(lambda item: item.pop("id")),
         "empty id": with_item(lambda item: item.update(id="")),
