@@ -344,7 +344,8 @@ def _decode_json(body: bytes) -> Any:
 
     try:
         return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nested deeper than the parser allows, as broken as any other body
         raise MalformedPageError("the body is not valid JSON (%d bytes; %s)" % (len(body), type(exc).__name__)) from None
 
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -81,6 +82,18 @@ TENANT_KEY_SUFFIX = ":tenant"
 def checkpoint_keys(key: str) -> List[str]:
     """Every checkpoint key an input may own (for deleting them with the input)."""
     return [key, key + TENANT_KEY_SUFFIX]
+
+
+# Code points that JSON strings may hold but XML 1.0 (the modular input stream) and UTF-8 files
+# cannot: lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML_CHARS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def compact_json(event: Dict[str, Any]) -> str:
+    """The event as compact JSON, non-ASCII kept as is, except the few code points above, which
+    are written as \\uXXXX escapes: still valid JSON that parses back to the same value."""
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return _NOT_XML_CHARS.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
 def _iso(ts: Optional[int]) -> str:
@@ -445,7 +458,7 @@ class Collector:
                 if event_id in state.overlap_ids or (effective_at == walk.oldest and event_id in walk.oldest_ids):
                     summary.skipped_duplicates += 1
                 else:
-                    emit(json.dumps(event, separators=(",", ":"), ensure_ascii=False), effective_at, event)
+                    emit(compact_json(event), effective_at, event)
                     summary.events += 1
                     if effective_at >= recent_floor:
                         walk.recent_ids[event_id] = effective_at
