@@ -33,14 +33,13 @@ import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List, Optional, Tuple
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any, Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 APP = "TA-openai-audit"
-INPUT = "openai_audit_logs://bench"
+INPUT_NAME = "bench"
 BACKFILL_SPAN = 6 * 86400
 ANCHOR_AGE = 3600  # the newest backfill event is an hour old, so an idle poll's overlap is empty
 
@@ -52,7 +51,6 @@ def serve_sim(n: int, latency_ms: float, anchor: int) -> None:
 
     from tools.openai_api_sim import ApiSim
 
-    nodelay("tools.openai_api_sim.server", "Handler")
     sim = ApiSim(scenario="backfill", seed=1, anchor=anchor, latency_ms=latency_ms,
                  scenario_params={"n": n, "span_seconds": BACKFILL_SPAN}, track_ids=False)
     stop = threading.Event()
@@ -75,23 +73,12 @@ def sdk_child(base_url: str, key: str, start: int) -> None:
     for log in client.admin.organization.audit_logs.list(effective_at={"gte": start}):
         writer.write_event(smi.Event(
             data=json.dumps(log.to_dict(), separators=(",", ":"), ensure_ascii=False), time=log.effective_at,
-            index="main", sourcetype="openai:audit", source="openai_audit:bench", stanza=INPUT,
+            index="main", sourcetype="openai:audit", source="openai_audit:bench", stanza="openai_audit_logs://" + INPUT_NAME,
         ))
     writer.close()
 
 
 # ---------------------------------------------------------------------------- the harness
-def nodelay(module: str, handler: str) -> None:
-    """TCP_NODELAY on a stand-in's connections, as production HTTP servers set it. Python's
-    http.server sends a response's headers and body in two writes; with Nagle's algorithm on, a
-    small body then waits for the client's delayed ACK (40 ms on Linux): measured here, every KV
-    store checkpoint write to the splunkd stand-in took 44 ms instead of 1 ms. That is the
-    stand-in's artifact, not the add-on's cost, so the benchmark switches it off."""
-    import importlib
-
-    getattr(importlib.import_module(module), handler).disable_nagle_algorithm = True
-
-
 class Sim:
     def __init__(self, n: int, latency_ms: float = 0.0):
         self.anchor = int(time.time()) - ANCHOR_AGE
@@ -196,44 +183,35 @@ def run_and_count(args: List[str], stdin: bytes, cwd: str, env: Dict[str, str]) 
 
 
 class ModularInput:
-    """The built input, one splunkd stand-in and one $SPLUNK_HOME for a series of runs."""
+    """The built input, one splunkd stand-in and one $SPLUNK_HOME for a series of runs; the
+    output is streamed and counted here (run_and_count) rather than held in memory."""
 
     def __init__(self, app_dir: str, base_url: str, key: str):
+        from tools.modinput import SplunkHome
         from tools.splunkd_sim import SplunkdSim
 
-        nodelay("tools.splunkd_sim.server", "_Handler")
-        self.home = tempfile.mkdtemp(prefix="bench-splunk-")
-        os.makedirs(os.path.join(self.home, "etc", "apps"))
-        os.makedirs(os.path.join(self.home, "var", "log", "splunk"))
-        os.symlink(app_dir, os.path.join(self.home, "etc", "apps", APP))
-        self.bin = os.path.join(self.home, "etc", "apps", APP, "bin")
         self.splunkd = SplunkdSim(app=APP).start()
         # what default/ta_openai_audit_settings.conf gives a real splunkd
         self.splunkd.set_log_level("INFO")
         self.splunkd.set_proxy(proxy_enabled="0", proxy_type="http", proxy_url="", proxy_port="", proxy_rdns="")
         self.splunkd.add_account("bench", key, base_url=base_url)
+        self.root = tempfile.mkdtemp(prefix="bench-splunk-")
+        self.home = SplunkHome(app_dir, self.root, self.splunkd)
 
     def run(self, **params: str) -> Measured:
         values = {"account": "bench", "index": "main", "interval": "60", "start": "7", "lag_seconds": "60",
                   "overlap_seconds": "900", "tenant_scoped": "0"}
         values.update(params)
-        stanza = "<stanza name=%s app=%s>%s</stanza>" % (
-            quoteattr(INPUT), quoteattr(APP),
-            "".join("<param name=%s>%s</param>" % (quoteattr(k), escape(v)) for k, v in values.items()))
-        xml = ("<input><server_host>bench</server_host><server_uri>%s</server_uri><session_key>%s</session_key>"
-               "<checkpoint_dir>%s</checkpoint_dir><configuration>%s</configuration></input>"
-               % (escape(self.splunkd.uri), escape(self.splunkd.session_key), escape(self.home), stanza))
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SPLUNK_HOME": self.home, "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        result = run_and_count([sys.executable, os.path.join(self.bin, "openai_audit_logs.py")], xml.encode("utf-8"),
-                               self.bin, env)
+        xml = self.home.input_xml({INPUT_NAME: values})
+        result = run_and_count([sys.executable, os.path.join(self.home.bin, "openai_audit_logs.py")],
+                               xml.encode("utf-8"), self.home.bin, self.home.env())
         if result.returncode != 0:
             raise RuntimeError("the modular input exited %d:\n%s" % (result.returncode, result.stderr[-3000:]))
         return result
 
     def close(self) -> None:
         self.splunkd.stop()
-        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def backfill(app_dir: str, n: int, latency_ms: float = 0.0, idle: bool = False) -> Dict[str, Any]:
