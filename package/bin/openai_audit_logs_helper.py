@@ -3,7 +3,7 @@ collector and writes every audit log as one event. Called by the UCC-generated
 openai_audit_logs.py (splunkd starts one process per input and interval).
 
 Events: time = effective_at, sourcetype openai:audit, source openai_audit:<account>, data = the
-audit log as compact JSON, unchanged. Each event is written and flushed before the collector
+audit log as compact JSON, unchanged. A page's events are written and flushed before the collector
 records the page in the KV store checkpoint (ta_openai_audit_checkpoints, key = the input's full
 stanza name), so a crash re-sends at most the page in flight and loses nothing.
 """
@@ -84,28 +84,23 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
             time_budget=page_time_budget(settings.interval),
             logger=logger,
         )
-        collector = Collector(client, store, splunk_side.checkpoint_key(input_name), settings,
-                              logger=logger, should_stop=lambda: _stop_requested)
         source = "openai_audit:%s" % settings.account
         # "default" is inputs.conf's word for "the default index", not an index name: leave the
         # event's index out and splunkd applies the input's setting.
         index = settings.index if settings.index and settings.index != "default" else None
-
-        def emit(raw: str, effective_at: int, event: Dict[str, Any]) -> None:
-            # Event.write_to flushes stdout, so the event is with splunkd before the
-            # collector writes the checkpoint for its page.
-            event_writer.write_event(smi.Event(
-                data=raw, time=effective_at, index=index, sourcetype=splunk_side.SOURCETYPE,
-                source=source, stanza=input_name,
-            ))
+        events = splunk_side.EventStream(event_writer, input_name, source, index)
+        collector = Collector(client, splunk_side.FlushBeforeCheckpoint(store, events.flush),
+                              splunk_side.checkpoint_key(input_name), settings,
+                              logger=logger, should_stop=lambda: _stop_requested)
 
         summary = None
         try:
-            summary = collector.run(emit)
+            summary = collector.run(events.emit)
         except CollectorError as exc:
             summary = getattr(exc, "summary", None)
             splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
         finally:
+            events.flush()  # a page cut short by an error: its events go out, unrecorded (resent next run)
             client.close()
         if summary is not None:
             log.events_ingested(logger, splunk_side.checkpoint_key(input_name), splunk_side.SOURCETYPE, summary.events,

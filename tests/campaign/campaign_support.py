@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from tools.openai_api_sim import DEFAULT_KEY, ApiSim
 from tools.openai_api_sim.generator import EVENT_TYPES, is_tenant_scoped, make_event

@@ -19,9 +19,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from splunklib import modularinput as smi
+from ta_openai_audit_splunk import EventStream, FlushBeforeCheckpoint
 
 KEY = "sk-admin-" + "FuzzKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
-SOURCETYPE = "openai:audit"  # ta_openai_audit_splunk.SOURCETYPE
 
 
 class ServedEvent:
@@ -137,23 +137,21 @@ def envelope(events: List[ServedEvent], has_more: bool) -> str:
 
 
 class ShimWriter:
-    """What the modular input does with each event (openai_audit_logs_helper.run_input's emit):
-    splunklib's EventWriter and Event, written to a text stream as splunkd's stdout is."""
+    """What the modular input does with each event: the shim's own EventStream over splunklib's
+    EventWriter, written to a text stream as splunkd's stdout is. The collector is given
+    ``store(...)``, so pages reach the stream before their checkpoint, as in the shim."""
 
     def __init__(self, input_name: str = "openai_audit_logs://fuzz", account: str = "fuzz", index: str = "openai"):
         self.stream = io.StringIO()
         self.writer = smi.EventWriter(output=self.stream, error=io.StringIO())
-        self.input_name = input_name
-        self.source = "openai_audit:%s" % account
-        self.index = index
+        self.events = EventStream(self.writer, input_name, "openai_audit:%s" % account, index)
+        self.emit = self.events.emit
 
-    def emit(self, raw: str, effective_at: int, event: Dict[str, Any]) -> None:
-        self.writer.write_event(smi.Event(
-            data=raw, time=effective_at, index=self.index, sourcetype=SOURCETYPE,
-            source=self.source, stanza=self.input_name,
-        ))
+    def store(self, store: Any) -> FlushBeforeCheckpoint:
+        return FlushBeforeCheckpoint(store, self.events.flush)
 
     def document(self) -> str:
+        self.events.flush()
         self.writer.close()
         return self.stream.getvalue()
 

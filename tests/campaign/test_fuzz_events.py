@@ -146,7 +146,7 @@ def collect(server: PageServer, store: MemoryCheckpointStore, writer: ShimWriter
     """One run of the real collector and client against ``server``; retries do not sleep."""
     client = AuditLogClient(server.base_url, KEY, time_budget=time_budget, sleep=lambda seconds: None)
     try:
-        return Collector(client, store, "openai_audit_logs://fuzz", _settings()).run(writer.emit)
+        return Collector(client, writer.store(store), "openai_audit_logs://fuzz", _settings()).run(writer.emit)
     finally:
         client.close()
 

@@ -81,7 +81,9 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         assert len(first.events) == len(initial)
 
         # Between intervals: new events, and a late one inside the overlap (effective_at 400 s
-        # ago, visible only now).
+        # ago, visible only now). Real intervals are >= 30 s apart; with lag 0 the next poll must
+        # at least start in a later second, or its window ends where the last one ended.
+        time.sleep(1.1)
         later = [make_event(rng.choice(EVENT_TYPES), rng=rng, effective_at=int(time.time()) - 1) for _ in range(40)]
         later.append(make_event("api_key.created", rng=rng, effective_at=int(time.time()) - 400))
         api.add_events(later)
@@ -97,6 +99,7 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         requests_before = api.stats()["requests"]
         api.reset()  # restarts the seeded fault draws: the same faults on every test run
         api.set_faults(["429-retry-after@0.5:0.2"])
+        time.sleep(1.1)
         more = [make_event(rng.choice(EVENT_TYPES), rng=rng, effective_at=int(time.time()) - 2 - i) for i in range(250)]
         api.add_events(more)
         source.update({e["id"]: e for e in more})
