@@ -115,3 +115,37 @@ def test_splunkd_stand_in_runs_on_the_pythons_splunk_ships():
             proc.terminate()
             proc.wait(timeout=10)
         assert proc.returncode == 0, python
+
+
+def test_event_stream_writes_what_splunklib_writes_one_page_at_a_time():
+    """EventStream serialises events itself (speed); splunkd must get exactly the XML that
+    splunklib's Event.write_to would give, and nothing before the page is flushed."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    from splunklib import modularinput as smi
+    from ta_openai_audit.checkpoint import MemoryCheckpointStore
+
+    raw = '{"id":"audit_log-1","type":"x<y>&\\"z\\"","effective_at":1795600000,"s":"]]></data>\\u0001"}'
+    ours, theirs = io.StringIO(), io.StringIO()
+    ours_writer = smi.EventWriter(output=ours, error=io.StringIO())
+    stream = splunk_side.EventStream(ours_writer, 'openai_audit_logs://a"&b', "openai_audit:a<b>", "main")
+    store = splunk_side.FlushBeforeCheckpoint(MemoryCheckpointStore(), stream.flush)
+    stream.emit(raw, 1795600000)
+    stream.emit(raw, 1795600001)
+    assert ours.getvalue() == ""  # buffered until the checkpoint write
+    store.update("k", {"state": 1})
+    assert store.get("k") == {"state": 1}
+    ours_writer.close()
+    theirs_writer = smi.EventWriter(output=theirs, error=io.StringIO())
+    for at in (1795600000, 1795600001):
+        theirs_writer.write_event(smi.Event(data=raw, time=at, index="main", sourcetype="openai:audit",
+                                            source="openai_audit:a<b>", stanza='openai_audit_logs://a"&b'))
+    theirs_writer.close()
+
+    def canonical(document):
+        return [(e.attrib, [(c.tag, c.text) for c in e]) for e in ET.fromstring(document)]
+
+    assert canonical(ours.getvalue()) == canonical(theirs.getvalue())
+    assert ET.fromstring(ours.getvalue())[0].find("data").text == raw
+
