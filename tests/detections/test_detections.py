@@ -23,7 +23,7 @@ APP = ROOT / "package"
 sys.path.insert(0, str(HERE))
 
 from build_samples import (  # noqa: E402
-    ALICE, AUTOMATION_SA, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH)
+    ALICE, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH)
 from tools.spl import App  # noqa: E402
 
 A, B, C, D, E = (u["email"] for u in (ALICE, BOB, CAROL, DAVE, ERIN))

@@ -404,7 +404,6 @@ def test_a_cursor_that_goes_back_stops_the_walk(eng):
     now = eng.NOW
     events = spread(eng, 250, now - 86400, now - 61)
     h = Harness(eng, events)
-    seen = []
 
     def before_semantics(request):
         # A server that reads after=X as "newer than X": it returns page 1 minus X again.

@@ -2,8 +2,6 @@
 sequence; props.conf FIELDALIAS/EVAL/LOOKUP; eventtypes.conf; tags.conf)."""
 from __future__ import annotations
 
-import pytest
-
 from tools.spl import App
 from tools.spl.testing import write_app
 

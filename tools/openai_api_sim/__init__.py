@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from .scenarios import build, scenario_names
 from .server import DEFAULT_KEY, NO_PERMISSION_KEY, FaultSpec, SimHTTPServer, SimState, parse_faults

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import uuid
 from typing import Any, Dict, Iterable, List, Optional
 

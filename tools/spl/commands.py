@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import collections
-import itertools
-import json
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from . import timeutil
 from .errors import SplError

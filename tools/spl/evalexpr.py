@@ -11,7 +11,7 @@ import ipaddress
 import json
 import math
 import re
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 from urllib.parse import unquote as _urlunquote
 
 from . import timeutil

@@ -3,11 +3,10 @@ EXTRACT-, REPORT-, KV_MODE (json/auto), FIELDALIAS-, EVAL-, LOOKUP-, event types
 Within each class, keys run in ASCII order of their class names."""
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import SplError
 from .evalexpr import Context, Expr, compile_regex

@@ -1,7 +1,7 @@
 """Splitting SPL text: quoted strings, pipes, top-level commas and keywords."""
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .errors import SplError
 
@@ -62,6 +62,25 @@ def split_top(text: str, sep: str, *, brackets: bool = True, parens: bool = True
     return parts
 
 
+def scan_group(text: str, i: int) -> Optional[int]:
+    """Index just past the parenthesised group that opens at text[i] (quotes respected), or
+    None when it is never closed."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        if text[i] == '"':
+            i = scan_quoted(text, i)
+            continue
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
 def words(text: str) -> List[Tuple[str, bool]]:
     """Whitespace-separated words; a quoted word comes back unquoted with quoted=True.
     Quotes may sit inside a word (key="a b") and are kept there."""
@@ -87,19 +106,7 @@ def words(text: str) -> List[Tuple[str, bool]]:
                 continue
             if text[j] == "(":
                 # keep a parenthesised group (function call) in one word
-                depth = 0
-                while j < n:
-                    if text[j] == '"':
-                        j = scan_quoted(text, j)
-                        continue
-                    if text[j] == "(":
-                        depth += 1
-                    elif text[j] == ")":
-                        depth -= 1
-                        if depth == 0:
-                            j += 1
-                            break
-                    j += 1
+                j = scan_group(text, j) or n
                 continue
             j += 1
         out.append((text[start:j], False))

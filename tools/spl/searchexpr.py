@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 from . import timeutil
 from .errors import SplError

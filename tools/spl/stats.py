@@ -4,11 +4,11 @@ from __future__ import annotations
 import collections
 import math
 import re
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .errors import SplError
 from .evalexpr import Expr
-from .lexer import scan_quoted
+from .lexer import scan_group, scan_quoted
 from .values import fmt, normalize, sort_key, to_num, values_of
 
 
@@ -355,20 +355,8 @@ def stats_tokens(text: str) -> List[str]:
                 j = scan_quoted(text, j)
                 continue
             if text[j] == "(":
-                depth = 0
-                while j < n:
-                    if text[j] == '"':
-                        j = scan_quoted(text, j)
-                        continue
-                    if text[j] == "(":
-                        depth += 1
-                    elif text[j] == ")":
-                        depth -= 1
-                        if depth == 0:
-                            j += 1
-                            break
-                    j += 1
-                else:
+                j = scan_group(text, j)
+                if j is None:
                     raise SplError("unbalanced parentheses in %r" % text)
                 continue
             j += 1
