@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from typing import Any, Dict, List
-from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -352,25 +351,11 @@ def test_the_cli_survives_the_nastiest_pages(tmp_path):
     assert_cli_wrote(proc, lines, events)
 
 
-def built_app_dir() -> str:
-    return os.path.abspath(os.environ.get("TA_BUILD_DIR") or os.path.join(REPO, "output", "TA-openai-audit"))
-
-
 def test_the_modular_input_survives_the_nastiest_pages(tmp_path):
+    from tools.modinput import SplunkHome
     from tools.splunkd_sim import SplunkdSim
 
-    app = built_app_dir()
-    script = os.path.join(app, "bin", "openai_audit_logs.py")
-    if not os.path.isfile(script):
-        pytest.fail("the built add-on is not at %s: run make package first" % app)
-    with open(script, encoding="utf-8") as fh:
-        if "openai_audit_logs_helper" not in fh.read():
-            pytest.fail("%s does not call openai_audit_logs_helper (a stale build?): run make package first" % script)
-    home = tmp_path / "splunk"
-    (home / "etc" / "apps").mkdir(parents=True)
-    (home / "var" / "log" / "splunk").mkdir(parents=True)
-    os.symlink(app, str(home / "etc" / "apps" / "TA-openai-audit"))
-    bin_dir = str(home / "etc" / "apps" / "TA-openai-audit" / "bin")
+    app = os.path.abspath(os.environ.get("TA_BUILD_DIR") or os.path.join(REPO, "output", "TA-openai-audit"))
     events = nastiest_events()
     with SplunkdSim(app="TA-openai-audit") as splunkd, PageServer(events) as server:
         # what the add-on's default/ta_openai_audit_settings.conf gives a real splunkd
@@ -379,21 +364,13 @@ def test_the_modular_input_survives_the_nastiest_pages(tmp_path):
         splunkd.add_account("fuzz", KEY, base_url=server.base_url)
         server.break_page(server.cursor_of_page(1), b"<html>502</html>", 1)
         server.break_page(server.cursor_of_page(2), DEEP_BODY, 1)
-        params = {"account": "fuzz", "index": "openai", "interval": "60", "start": "3", "lag_seconds": "0",
-                  "overlap_seconds": "900"}
-        stanza = "<stanza name=%s app=\"TA-openai-audit\">%s</stanza>" % (
-            quoteattr("openai_audit_logs://fuzz"),
-            "".join("<param name=%s>%s</param>" % (quoteattr(k), escape(v)) for k, v in params.items()))
-        xml = ("<input><server_host>sim</server_host><server_uri>%s</server_uri><session_key>%s</session_key>"
-               "<checkpoint_dir>%s</checkpoint_dir><configuration>%s</configuration></input>"
-               % (escape(splunkd.uri), escape(splunkd.session_key), escape(str(tmp_path)), stanza))
-        proc = subprocess.run([sys.executable, script], input=xml.encode("utf-8"), capture_output=True,
-                              cwd=bin_dir, env=_process_env(SPLUNK_HOME=str(home)), timeout=180)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    log = ""
-    log_path = home / "var" / "log" / "splunk" / "ta-openai-audit_fuzz.log"
-    if log_path.exists():
-        log = log_path.read_text(encoding="utf-8", errors="replace")
-    assert proc.returncode == 0, stderr[-3000:]
-    assert "Traceback" not in stderr + log, (stderr + log)[-4000:]
-    assert_round_trip(proc.stdout.decode("utf-8"), events)
+        try:
+            home = SplunkHome(app, str(tmp_path / "splunk"), splunkd)
+        except FileNotFoundError as missing:
+            pytest.fail(str(missing))
+        run = home.run_input({"fuzz": {"account": "fuzz", "index": "openai", "interval": "60", "start": "3",
+                                       "lag_seconds": "0", "overlap_seconds": "900"}}, timeout=180)
+    log = home.input_log("fuzz")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr + log, (run.stderr + log)[-4000:]
+    assert_round_trip(run.stdout, events)
