@@ -218,9 +218,11 @@ def test_canary_key_appears_nowhere(harness):
         api.set_faults([])
         with ApiSim(events=events, seed=9) as other_org:  # a server that rejects the key (401)
             harness.splunkd.add_account("main", canary, base_url=other_org.base_url)
+            time.sleep(1.1)  # a poll in the same second as the last one has nothing to ask for
             rejected = harness.run_input({"main": input_params()})
             assert 'exc_l="Authentication Error"' in harness.input_log("main") and rejected.events == []
         harness.splunkd.add_account("main", canary, base_url=api.base_url + "/nope")  # 404
+        time.sleep(1.1)
         harness.run_input({"main": input_params()})
         # The account check of the REST handler sees the key too.
         response = harness.rest("ta_openai_audit_rh_account.py", "create", "second",
