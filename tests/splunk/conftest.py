@@ -11,11 +11,12 @@
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
@@ -92,6 +93,19 @@ class Harness(SplunkHome):
             parts += [run.stdout, run.stderr]
         parts += list(self.log_files().values())
         return "\n".join(parts)
+
+
+@pytest.fixture(scope="session")
+def splunk_pythons() -> List[str]:
+    """The interpreters Splunk runs add-ons with: 3.9 (Splunk 9) and 3.13 (Splunk 10), from pyenv."""
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = []
+    for pattern in ("3.9*/bin/python3.9", "3.13*/bin/python3.13"):
+        matches = sorted(glob.glob(os.path.join(root, "versions", pattern)))
+        if matches:
+            found.append(matches[-1])
+    assert len(found) == 2, "pyenv Python 3.9 and 3.13 are needed (found %s)" % found
+    return found
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ the XML stream on stdout, the checkpoint in the (stand-in) KV store.
 from __future__ import annotations
 
 import collections
-import glob
 import json
-import os
 import random
 import re
 import time
@@ -299,24 +297,12 @@ def test_input_edit_is_validated_with_the_stored_fields(harness):
     assert harness.splunkd.inputs("openai_audit_logs")["main"]["lag_seconds"] == "120"
 
 
-def _splunk_pythons() -> List[str]:
-    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found = []
-    for pattern in ("3.9*/bin/python3.9", "3.13*/bin/python3.13"):
-        matches = sorted(glob.glob(os.path.join(root, "versions", pattern)))
-        if matches:
-            found.append(matches[-1])
-    return found
-
-
-def test_runs_under_the_pythons_splunk_ships(harness):
+def test_runs_under_the_pythons_splunk_ships(harness, splunk_pythons):
     """Splunk 9 runs the input with Python 3.9, Splunk 10 with 3.13 (the Makefile needs both too)."""
-    pythons = _splunk_pythons()
-    assert len(pythons) == 2, "pyenv Python 3.9 and 3.13 are needed (found %s)" % pythons
     events = make_events(40, int(time.time()), random.Random(11))
     with ApiSim(events=events, seed=11) as api:
         harness.splunkd.add_account("main", DEFAULT_KEY, base_url=api.base_url)
-        for i, python in enumerate(pythons):
+        for i, python in enumerate(splunk_pythons):
             name = "py%d" % i
             run = harness.run_input({name: input_params()}, python=python)
             assert run.returncode == 0, run.stderr

@@ -1,7 +1,6 @@
 """Unit tests of package/bin/ta_openai_audit_splunk.py (no process, no server)."""
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import subprocess
@@ -87,20 +86,8 @@ def test_errors_are_logged_with_ucc_categories(logger, exc, label):
     assert "Traceback" not in logger.lines[0]
 
 
-def _splunk_pythons():
-    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found = []
-    for pattern in ("3.9*/bin/python3.9", "3.13*/bin/python3.13"):
-        matches = sorted(glob.glob(os.path.join(root, "versions", pattern)))
-        if matches:
-            found.append(matches[-1])
-    return found
-
-
-def test_splunkd_stand_in_runs_on_the_pythons_splunk_ships():
-    pythons = _splunk_pythons()
-    assert len(pythons) == 2, "pyenv Python 3.9 and 3.13 are needed (found %s)" % pythons
-    for python in pythons:
+def test_splunkd_stand_in_runs_on_the_pythons_splunk_ships(splunk_pythons):
+    for python in splunk_pythons:
         proc = subprocess.Popen([python, "-m", "tools.splunkd_sim", "--port", "0", "--session-key", "k" * 32],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
