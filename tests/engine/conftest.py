@@ -181,3 +181,26 @@ def eng():
         KEY=KEY, NOW=NOW, BASE_URL=BASE_URL, FakeApi=FakeApi, FakeClock=FakeClock, make_event=make_event,
         make_client=make_client, make_settings=make_settings, response=response,
     )
+
+
+def _every_id(sim, tenant_only=False, **bounds):
+    """The oracle: every id the stand-in serves for these bounds, by a plain walk with no faults."""
+    from tools.openai_api_sim import DEFAULT_KEY
+
+    ids, after = [], None
+    while True:
+        params = {"limit": 100, "tenant_only": "true" if tenant_only else "false"}
+        params.update(bounds)
+        if after:
+            params["after"] = after
+        body = requests.get(sim.base_url + "/organization/audit_logs", params=params,
+                            headers={"Authorization": "Bearer " + DEFAULT_KEY}, timeout=10).json()
+        ids += [e["id"] for e in body["data"]]
+        if not body["has_more"]:
+            return ids
+        after = body["data"][-1]["id"]
+
+
+@pytest.fixture
+def every_id():
+    return _every_id

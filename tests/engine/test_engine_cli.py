@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tools.openai_api_sim import DEFAULT_KEY, NO_PERMISSION_KEY, ApiSim
 
@@ -43,19 +42,9 @@ def summary_of(stdout):
             for l in lines]
 
 
-def every_id(sim, tenant_only):
-    ids, after = [], None
-    while True:
-        params = {"limit": 100, "tenant_only": "true" if tenant_only else "false",
-                  "effective_at[lte]": int(time.time()) - 60}
-        if after:
-            params["after"] = after
-        body = requests.get(sim.base_url + "/organization/audit_logs", params=params,
-                            headers={"Authorization": "Bearer " + DEFAULT_KEY}, timeout=10).json()
-        ids += [e["id"] for e in body["data"]]
-        if not body["has_more"]:
-            return ids
-        after = body["data"][-1]["id"]
+def lagged():
+    """What the CLI's default 60 s lag lets a run see now."""
+    return {"effective_at[lte]": int(time.time()) - 60}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +98,7 @@ def test_bad_settings_are_usage_errors(sim, tmp_path):
     assert result.returncode == 2 and "plain http" in result.stderr
 
 
-def test_collect_once_end_to_end_then_again(sim, tmp_path):
+def test_collect_once_end_to_end_then_again(sim, tmp_path, every_id):
     state, output = tmp_path / "state.json", tmp_path / "events.jsonl"
     args = ["collect", "--base-url", sim.base_url, "--state-file", str(state), "--output", str(output),
             "--once", "--tenant-scoped"]
@@ -119,7 +108,7 @@ def test_collect_once_end_to_end_then_again(sim, tmp_path):
     events = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids)) == first["events"]
-    assert set(ids) == set(every_id(sim, False) + every_id(sim, True))
+    assert set(ids) == set(every_id(sim, False, **lagged()) + every_id(sim, True, **lagged()))
     assert first["pages"] >= 2 and first["requests"] >= first["pages"]
     records = json.loads(state.read_text())
     assert set(records) == {"cli", "cli:tenant"} and records["cli"]["version"] == 1
@@ -200,7 +189,7 @@ def test_collect_to_stdout(sim, tmp_path):
     assert summary_of(lines[-1])[0]["events"] == len(events) > 0
 
 
-def test_collect_killed_mid_walk_resends_at_most_one_page(tmp_path):
+def test_collect_killed_mid_walk_resends_at_most_one_page(tmp_path, every_id):
     with ApiSim(scenario="steady", seed=8, scenario_params={"events": 1500}, latency_ms=15) as server:
         state, output = tmp_path / "state.json", tmp_path / "o.jsonl"
         args = [sys.executable, "-m", "ta_openai_audit", "collect", "--base-url", server.base_url, "--state-file",
@@ -232,7 +221,7 @@ def test_collect_killed_mid_walk_resends_at_most_one_page(tmp_path):
                 ids.append(json.loads(line)["id"])
             except ValueError:
                 pass  # a line cut by the kill; its event was sent again
-        assert set(ids) == set(every_id(server, False))
+        assert set(ids) == set(every_id(server, False, **lagged()))
         assert len(ids) - len(set(ids)) <= 100
 
 

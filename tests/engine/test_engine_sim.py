@@ -7,7 +7,6 @@ import random
 import time
 
 import pytest
-import requests
 
 from ta_openai_audit.checkpoint import MemoryCheckpointStore
 from ta_openai_audit.client import AuditLogClient
@@ -18,22 +17,6 @@ from tools.openai_api_sim import DEFAULT_KEY, NO_PERMISSION_KEY, ApiSim
 from tools.openai_api_sim.generator import make_event
 
 KEY_NAME = "openai_audit_logs://sim"
-
-
-def every_id(sim, tenant_only=False, **bounds):
-    """The oracle: everything the stand-in holds, by a plain walk with no faults."""
-    ids, after = [], None
-    while True:
-        params = {"limit": 100, "tenant_only": "true" if tenant_only else "false"}
-        params.update(bounds)
-        if after:
-            params["after"] = after
-        body = requests.get(sim.base_url + "/organization/audit_logs", params=params,
-                            headers={"Authorization": "Bearer " + DEFAULT_KEY}, timeout=10).json()
-        ids += [e["id"] for e in body["data"]]
-        if not body["has_more"]:
-            return ids
-        after = body["data"][-1]["id"]
 
 
 def collector_for(sim, store, now=None, sleeps=None, key=DEFAULT_KEY, budget=60, **fields):
@@ -55,7 +38,7 @@ class Sink:
         self.ids.append(event["id"])
 
 
-def test_steady_scenario_both_streams(tmp_path):
+def test_steady_scenario_both_streams(tmp_path, every_id):
     with ApiSim(scenario="steady", seed=4, scenario_params={"events": 800}) as sim:
         store = MemoryCheckpointStore()
         sink = Sink()
@@ -69,7 +52,7 @@ def test_steady_scenario_both_streams(tmp_path):
         assert summary.pages == sum(s.pages for s in summary.streams)
 
 
-def test_same_second_scenario_with_a_crash_in_the_middle_of_the_second():
+def test_same_second_scenario_with_a_crash_in_the_middle_of_the_second(every_id):
     with ApiSim(scenario="same-second", seed=2) as sim:
         store = MemoryCheckpointStore()
         first = Sink()
@@ -93,7 +76,7 @@ def test_same_second_scenario_with_a_crash_in_the_middle_of_the_second():
         assert len(sent) - len(set(sent)) == 30  # the part of the page in flight
 
 
-def test_every_fault_kind_is_survived_exactly_once():
+def test_every_fault_kind_is_survived_exactly_once(every_id):
     faults = ["429@0.06", "429-retry-after@0.04:0", "500@0.04", "502@0.04", "503@0.04", "reset@0.05",
               "truncate@0.05", "truncate@0.04:short", "nonjson@0.04"]
     with ApiSim(scenario="steady", seed=9, scenario_params={"events": 1500}, faults=faults) as sim:
@@ -111,7 +94,7 @@ def test_every_fault_kind_is_survived_exactly_once():
         assert 0.0 in sleeps  # Retry-After: 0 was honoured
 
 
-def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_checkpoint():
+def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_checkpoint(every_id):
     with ApiSim(scenario="steady", seed=1, scenario_params={"events": 500}) as sim:
         store = MemoryCheckpointStore()
         first = Sink()
@@ -134,7 +117,7 @@ def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_check
         assert set(sent) == set(every_id(sim, **{"effective_at[lte]": int(time.time())}))
 
 
-def test_late_arrivals_are_caught_once():
+def test_late_arrivals_are_caught_once(every_id):
     with ApiSim(scenario="late-arrivals", seed=5, scenario_params={"visible_after": 1.0, "count": 25}) as sim:
         store = MemoryCheckpointStore()
         first = Sink()
