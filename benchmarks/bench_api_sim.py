@@ -41,13 +41,13 @@ def run_one(n: int, direct: bool, track_ids: bool) -> dict:
     t0 = time.monotonic()
     pages = count = 0
     prev = None  # (effective_at, id) of the last event seen: order and distinctness check
-    after = None
-    if direct:
+
+    def walk(fetch_page):
+        """Follow after=<last_id> to the end, checking newest-first order with no repeat."""
+        nonlocal pages, count, prev
+        after = None
         while True:
-            params = {"limit": ["100"]}
-            if after:
-                params["after"] = [after]
-            body = json.loads(json.dumps(sim.store.list(Query(params))))
+            body = fetch_page(after)
             pages += 1
             for ev in body["data"]:
                 key = (ev["effective_at"], ev["id"])
@@ -55,29 +55,27 @@ def run_one(n: int, direct: bool, track_ids: bool) -> dict:
                 prev = key
             count += len(body["data"])
             if not body["has_more"]:
-                break
+                return
             after = body["last_id"]
+
+    if direct:
+        walk(lambda after: json.loads(json.dumps(sim.store.list(Query(
+            {"limit": ["100"], **({"after": [after]} if after else {})})))))
     else:
         sim.start()
         conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=30)
         headers = {"Authorization": "Bearer " + DEFAULT_KEY}
+
+        def over_http(after):
+            conn.request("GET", "/v1/organization/audit_logs?limit=100" + ("&after=" + after if after else ""),
+                         headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            assert resp.status == 200, raw[:200]
+            return json.loads(raw)
+
         try:
-            while True:
-                path = "/v1/organization/audit_logs?limit=100" + ("&after=" + after if after else "")
-                conn.request("GET", path, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-                assert resp.status == 200, raw[:200]
-                body = json.loads(raw)
-                pages += 1
-                for ev in body["data"]:
-                    key = (ev["effective_at"], ev["id"])
-                    assert prev is None or key < prev, (prev, key)
-                    prev = key
-                count += len(body["data"])
-                if not body["has_more"]:
-                    break
-                after = body["last_id"]
+            walk(over_http)
         finally:
             conn.close()
             sim.stop()
