@@ -550,16 +550,7 @@ def render_detection(det: dict) -> str:
     pairs = [
         ("description", one_line(det["description"])),
         ("search", search),
-        # Shipped off: enable after filling the lookups this search reads (docs/detections.md).
-        ("disabled", 1),
-        ("enableSched", 1),
-        ("cron_schedule", sched["cron_schedule"]),
-        ("schedule_window", sched["schedule_window"]),
-        ("dispatch.earliest_time", sched["earliest_time"]),
-        ("dispatch.latest_time", sched["latest_time"]),
-        # Continuous scheduling: a delayed or missed run is still run for its own time range, so the
-        # index-time windows of consecutive runs keep abutting.
-        ("realtime_schedule", 0),
+    ] + schedule(sched) + [
         ("counttype", "number of events"),
         ("relation", "greater than"),
         ("quantity", 0),
@@ -608,14 +599,23 @@ def render_baseline(det: dict) -> str:
     return _stanza(stanza_name(det), [
         ("description", one_line(det["description"])),
         ("search", one_line(det["search"])),
+    ] + schedule(sched))
+
+
+def schedule(sched: dict) -> list:
+    """The scheduling keys every shipped search shares."""
+    return [
+        # Shipped off: enable after filling the lookups the search reads (docs/detections.md).
         ("disabled", 1),
         ("enableSched", 1),
         ("cron_schedule", sched["cron_schedule"]),
         ("schedule_window", sched["schedule_window"]),
         ("dispatch.earliest_time", sched["earliest_time"]),
         ("dispatch.latest_time", sched["latest_time"]),
+        # Continuous scheduling: a delayed or missed run is still run for its own time range, so the
+        # index-time windows of consecutive runs keep abutting.
         ("realtime_schedule", 0),
-    ])
+    ]
 
 
 def render_savedsearches(project: dict) -> str:
