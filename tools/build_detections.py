@@ -5,20 +5,26 @@
     python tools/build_detections.py --validate   only run the schema check
     python tools/build_detections.py --export-contentctl DIR
                                                write detections/ into a contentctl project made by
-                                               `contentctl init` in DIR, for `contentctl validate`
+                                               `contentctl init` in DIR (tools/contentctl_check.py
+                                               then runs contentctl validate and build on it)
 
 detections/*.yml            one detection per file, security_content's field set (name, id, version,
                             date, author, status, type, data_source, description, search,
                             how_to_implement, known_false_positives, references, drilldown_searches,
-                            rba, tags, tests) plus `deployment` (scheduling and notable: this add-on's
-                            equivalent of contentctl's deployment files)
+                            rba, tags, tests) and `deployment`: scheduling as contentctl's, and the
+                            notable (rule_title, rule_description, next_steps, severity), which the
+                            export moves to contentctl's alert_action.notable
 detections/baselines/*.yml  searches that keep a KV store baseline (outputlookup)
-detections/macros/*.yml     tuning and helper macros (name, definition, description, arguments)
-detections/lookups/*.yml    CSV and KV store lookups (the CSVs themselves are hand-written)
+detections/macros/*.yml     the `openai_audit` macro, tuning and helper macros (name, definition,
+                            description, arguments)
+detections/lookups/*.yml    CSV and KV store lookups as contentctl has them: a CSV lookup is
+                            package/lookups/<name>.csv (hand-written), a KV store lookup's
+                            collection is its name
 detections/stories/*.yml    analytic stories for Enterprise Security's use case library
+detections/data_sources/*.yml  the data source the detections read (contentctl's DataSource)
 
 Generated: package/default/savedsearches.conf and analyticstories.conf (whole files);
-package/default/macros.conf below its hand-written header (the `openai_audit` macro);
+package/default/macros.conf below its hand-written header;
 this add-on's lookup stanzas in package/default/transforms.conf and its baseline collections in
 package/default/collections.conf, each as one marked block that leaves the rest of the file alone;
 the catalog table in docs/detections.md between its markers.

@@ -361,3 +361,20 @@ def test_contentctl_export(project, tmp_path):
         if lk["lookup_type"] == "csv":
             assert (target / "lookups" / (lk["name"] + ".csv")).read_bytes() == \
                 (ROOT / "package" / "lookups" / (lk["name"] + ".csv")).read_bytes()
+
+
+def test_data_source_describes_the_events_the_input_writes(project):
+    """The data source's example is an event of the API stand-in, written as the input writes it
+    (compact JSON), and every field it lists is one the add-on gives that event at search time."""
+    from ta_openai_audit.collector import compact_json
+    from tools.openai_api_sim.generator import make_event
+    from tools.spl import App
+    (ds,) = project["data_sources"]
+    assert ds["example_log"] == compact_json(make_event("api_key.created", seed=1, effective_at=1764100800))
+    app = App.load(str(ROOT / "package"))
+    extracted = app.extract(json.loads(ds["example_log"]))
+    missing = [f for f in ds["fields"] if f not in extracted]
+    assert missing == []
+    assert len(ds["fields"]) == len(set(ds["fields"]))
+    for det in project["detections"]:
+        assert det["data_source"] == [ds["name"]]
