@@ -50,8 +50,7 @@ def _table():
 def test_contentctl_validates_and_builds_every_search_as_ours_apart_from_the_documented_differences(built, capsys):
     project, times, ours, theirs = built
     with capsys.disabled():
-        print("\ncontentctl 5.6.2: init %.1f s, validate %.1f s, build %.1f s"
-              % (times["init"], times["validate"], times["build"]))
+        print("\ncontentctl 5.6.2: " + cc.format_times(times))
     stanzas = {bd.stanza_name(d) for d in project["detections"] + project["baselines"]}
     assert stanzas <= set(theirs)
     assert cc.check_differences(ours, theirs, _kinds(project), _table()) == []
