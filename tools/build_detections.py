@@ -68,6 +68,9 @@ CRON_PERIOD = {"*/5 * * * *": 5, "*/15 * * * *": 15}
 BUILTIN_TOKENS = {"info_min_time", "info_max_time"}
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
+# deployment.notable: contentctl's alert_action.notable (rule_title, rule_description) and this
+# add-on's additions, which contentctl 5.6.2 has no field for (next_steps, severity)
+NOTABLE_KEYS = ("rule_title", "rule_description", "next_steps", "severity")
 REQUIRED = ("name", "id", "version", "date", "author", "status", "type", "data_source", "description",
             "search", "how_to_implement", "known_false_positives", "references", "drilldown_searches",
             "tags", "tests", "deployment")
@@ -412,6 +415,8 @@ def validate_project(project: dict) -> list:
         if is_baseline:
             if not re.search(r"\|\s*outputlookup\s+(?:[a-z_]+=\S+\s+)*openai_\w+\s*$", search):
                 errors.append("%s: a baseline search ends with outputlookup of its openai_* lookup" % where)
+            for key in sorted(set(det["deployment"]) - {"scheduling"}):
+                errors.append("%s: deployment.%s is unknown (a baseline's deployment has scheduling only)" % (where, key))
             continue
 
         for ds in det.get("data_source") or []:
@@ -479,6 +484,11 @@ def validate_project(project: dict) -> list:
         for key in ("rule_title", "rule_description", "next_steps"):
             if not notable.get(key):
                 errors.append("%s: deployment.notable.%s is missing" % (where, key))
+        # the export maps exactly these to contentctl's inline deployment (contentctl_deployment)
+        for key in sorted(set(det["deployment"]) - {"scheduling", "notable"}):
+            errors.append("%s: deployment.%s is unknown (deployment has scheduling and notable)" % (where, key))
+        for key in sorted(set(notable) - set(NOTABLE_KEYS)):
+            errors.append("%s: deployment.notable.%s is unknown (it has %s)" % (where, key, ", ".join(NOTABLE_KEYS)))
         if notable.get("severity") and notable["severity"] not in SEVERITIES:
             errors.append("%s: notable severity must be one of %s" % (where, SEVERITIES))
         if not notable.get("severity") and not rba:

@@ -104,6 +104,8 @@ STEM = "openai_ip_allowlist_broadened"
     (lambda d: d["deployment"]["scheduling"].update(schedule_window=4), "schedule_window must be a string"),
     (lambda d: d["deployment"]["scheduling"].update(schedule_window="4m"), "schedule_window must be a string"),
     (lambda d: d.update(data_source=["OpenAI Logs"]), "data source 'OpenAI Logs' is not defined"),
+    (lambda d: d["deployment"]["notable"].update(nes_fields=["user"]), "deployment.notable.nes_fields is unknown"),
+    (lambda d: d["deployment"].update(alert_action={}), "deployment.alert_action is unknown"),
     (lambda d: d.update(search=d["search"].replace(" _index_latest=-5m@m", "")), "_index_latest"),
     (lambda d: d.update(id="not-a-uuid"), "not a UUID"),
     (lambda d: d["tags"].update(analytic_story=["No Such Story"]), "not defined in detections/stories"),
@@ -125,8 +127,10 @@ def test_validation_rejects(project, change, message):
     ("data_sources", "openai_audit_logs", lambda ds: ds["supported_TA"][0].update(version="0.0.9"),
      "supported_TA must list TA-openai-audit"),
     ("data_sources", "openai_audit_logs", lambda ds: ds.update(sourcetype="openai"), "sourcetype openai:audit"),
+    ("baselines", "openai_baseline_known_projects", lambda b: b["deployment"].update(notable={}),
+     "deployment.notable is unknown"),
 ])
-def test_validation_rejects_lookup_and_data_source_mistakes(project, kind, stem, change, message):
+def test_validation_rejects_lookup_data_source_and_baseline_mistakes(project, kind, stem, change, message):
     p = dict(project)
     p[kind] = [copy.deepcopy(x) for x in project[kind]]
     change(next(x for x in p[kind] if x["_file"].stem == stem))
