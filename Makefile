@@ -14,13 +14,14 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 PY39 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9))
 PY313 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
 
-.PHONY: help venv build package inspect test test-engine-versions demo bench clean
+.PHONY: help venv contentctl-venv contentctl build package inspect test test-engine-versions demo bench clean
 
 help:
 	@echo "make demo      the add-on end to end on loopback stand-ins (no Splunk, no OpenAI account)"
 	@echo "make package   build the add-on (output/) and dist/$(APP)-$(VERSION).spl"
 	@echo "make inspect   AppInspect (cloud, precert) on the .spl; report in dist/"
 	@echo "make test      everything CI runs"
+	@echo "make contentctl   detections/ through Splunk's contentctl 5.6.2 (validate, build, compare)"
 	@echo "make bench     benchmarks (figures printed, nothing asserted)"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -30,6 +31,22 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# contentctl 5.6.2 pins versions that clash with the project's (pydantic, requests, setuptools...):
+# it gets its own virtualenv, from requirements-contentctl.txt (every package pinned). Offline after this.
+CONTENTCTL_VENV := .venv-contentctl
+$(CONTENTCTL_VENV)/.installed: requirements-contentctl.txt
+	test -x $(CONTENTCTL_VENV)/bin/python || $(PYTHON) -m venv $(CONTENTCTL_VENV)
+	$(CONTENTCTL_VENV)/bin/python -m pip install -q --upgrade pip==25.2
+	$(CONTENTCTL_VENV)/bin/python -m pip install -q -r requirements-contentctl.txt
+	touch $@
+
+contentctl-venv: $(CONTENTCTL_VENV)/.installed
+
+# contentctl validate and build on detections/ (project under build/contentctl), then our
+# savedsearches.conf compared with its, setting by setting (docs/detections.md).
+contentctl: $(VENV)/.installed $(CONTENTCTL_VENV)/.installed
+	$(PY) tools/contentctl_check.py
 
 # ucc-gen 6.6 upgrades pip inside the build to the latest release unless told otherwise, and
 # pip 26.3 then fails to find splunktaucclib: hold it at 25.2. charset-normalizer is built from its
@@ -68,7 +85,8 @@ inspect: $(SPL)
 $(SPL):
 	$(MAKE) package
 
-test: package
+# tests/contentctl runs tools/contentctl_check.py with the contentctl virtualenv made here.
+test: package contentctl-venv
 	$(PY) -m pytest
 	$(MAKE) inspect
 	$(MAKE) test-engine-versions

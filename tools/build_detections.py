@@ -5,20 +5,26 @@
     python tools/build_detections.py --validate   only run the schema check
     python tools/build_detections.py --export-contentctl DIR
                                                write detections/ into a contentctl project made by
-                                               `contentctl init` in DIR, for `contentctl validate`
+                                               `contentctl init` in DIR (tools/contentctl_check.py
+                                               then runs contentctl validate and build on it)
 
 detections/*.yml            one detection per file, security_content's field set (name, id, version,
                             date, author, status, type, data_source, description, search,
                             how_to_implement, known_false_positives, references, drilldown_searches,
-                            rba, tags, tests) plus `deployment` (scheduling and notable: this add-on's
-                            equivalent of contentctl's deployment files)
+                            rba, tags, tests) and `deployment`: scheduling as contentctl's, and the
+                            notable (rule_title, rule_description, next_steps, severity), which the
+                            export moves to contentctl's alert_action.notable
 detections/baselines/*.yml  searches that keep a KV store baseline (outputlookup)
-detections/macros/*.yml     tuning and helper macros (name, definition, description, arguments)
-detections/lookups/*.yml    CSV and KV store lookups (the CSVs themselves are hand-written)
+detections/macros/*.yml     the `openai_audit` macro, tuning and helper macros (name, definition,
+                            description, arguments)
+detections/lookups/*.yml    CSV and KV store lookups as contentctl has them: a CSV lookup is
+                            package/lookups/<name>.csv (hand-written), a KV store lookup's
+                            collection is its name
 detections/stories/*.yml    analytic stories for Enterprise Security's use case library
+detections/data_sources/*.yml  the data source the detections read (contentctl's DataSource)
 
 Generated: package/default/savedsearches.conf and analyticstories.conf (whole files);
-package/default/macros.conf below its hand-written header (the `openai_audit` macro);
+package/default/macros.conf below its hand-written header;
 this add-on's lookup stanzas in package/default/transforms.conf and its baseline collections in
 package/default/collections.conf, each as one marked block that leaves the rest of the file alone;
 the catalog table in docs/detections.md between its markers.
@@ -62,6 +68,9 @@ CRON_PERIOD = {"*/5 * * * *": 5, "*/15 * * * *": 15}
 BUILTIN_TOKENS = {"info_min_time", "info_max_time"}
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
+# deployment.notable: contentctl's alert_action.notable (rule_title, rule_description) and this
+# add-on's additions, which contentctl 5.6.2 has no field for (next_steps, severity)
+NOTABLE_KEYS = ("rule_title", "rule_description", "next_steps", "severity")
 REQUIRED = ("name", "id", "version", "date", "author", "status", "type", "data_source", "description",
             "search", "how_to_implement", "known_false_positives", "references", "drilldown_searches",
             "tags", "tests", "deployment")
@@ -78,6 +87,28 @@ def snake(name: str) -> str:
 def one_line(text: str) -> str:
     """Conf values are single lines: collapse the YAML's line breaks and indentation."""
     return " ".join(str(text).split())
+
+
+def app_version(root: Path) -> str:
+    """The add-on's version: the one version string lives in globalConfig.json (meta.version)."""
+    with (root / "globalConfig.json").open(encoding="utf-8") as fh:
+        return json.load(fh)["meta"]["version"]
+
+
+def lookup_filename(lk: dict) -> str:
+    """A CSV lookup's file, package/lookups/<name>.csv (contentctl reads <name>.csv beside the YAML)."""
+    return lk["name"] + ".csv"
+
+
+def lookup_fields(root: Path, lk: dict) -> list:
+    """A KV store lookup's declared fields, or a CSV lookup's header row."""
+    if lk.get("lookup_type") == "kvstore":
+        return list(lk.get("fields") or [])
+    path = root / "package" / "lookups" / lookup_filename(lk)
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
 
 
 def stanza_name(det: dict) -> str:
@@ -124,6 +155,7 @@ def load_project(root: Path = ROOT) -> dict:
         "macros": _load_dir(d / "macros"),
         "lookups": _load_dir(d / "lookups"),
         "stories": _load_dir(d / "stories"),
+        "data_sources": _load_dir(d / "data_sources"),
     }
 
 
@@ -280,25 +312,35 @@ def validate_project(project: dict) -> list:
                           "belongs to the knowledge objects)" % where)
         if lk["_file"].stem != lk.get("name"):
             errors.append("%s: file name must be the lookup name" % where)
-        if bool(lk.get("filename")) == bool(lk.get("collection")):
-            errors.append("%s: a lookup has either filename or collection" % where)
-        if lk.get("lookup_type") != ("kvstore" if lk.get("collection") else "csv"):
-            errors.append("%s: lookup_type must be csv (filename) or kvstore (collection)" % where)
-        if lk.get("collection") and (lk.get("collection") != lk.get("name") or (lk.get("fields") or [""])[0] != "_key"):
-            errors.append("%s: a KV store lookup is named like its collection and its fields start with _key" % where)
-        if lk.get("filename"):
-            csv_path = root / "package" / "lookups" / lk["filename"]
+        if lk.get("lookup_type") not in ("csv", "kvstore"):
+            errors.append("%s: lookup_type must be csv or kvstore" % where)
+        # contentctl derives these (<name>.csv, the CSV header, collection = name) and refuses them
+        derived = ("filename", "fields", "collection") if lk.get("lookup_type") == "csv" else ("filename", "collection")
+        for key in derived:
+            if key in lk:
+                errors.append("%s: %s is derived from the lookup's name, remove it (contentctl refuses it)" % (where, key))
+        if lk.get("lookup_type") == "kvstore" and (lk.get("fields") or [""])[0] != "_key":
+            errors.append("%s: a KV store lookup lists its fields, starting with _key" % where)
+        if lk.get("lookup_type") == "csv":
+            csv_path = root / "package" / "lookups" / lookup_filename(lk)
             if not csv_path.exists():
-                errors.append("%s: package/lookups/%s is missing" % (where, lk["filename"]))
-            else:
-                with csv_path.open(newline="", encoding="utf-8") as fh:
-                    header = next(csv.reader(fh), [])
-                if header != lk.get("fields"):
-                    errors.append("%s: CSV header %s differs from fields %s" % (where, header, lk.get("fields")))
+                errors.append("%s: package/lookups/%s is missing" % (where, lookup_filename(lk)))
         for mt in lk.get("match_type", []) or []:
             m = re.match(r"^(CIDR|WILDCARD)\((\w+)\)$", mt)
-            if not m or m.group(2) not in (lk.get("fields") or []):
+            if not m or m.group(2) not in lookup_fields(root, lk):
                 errors.append("%s: bad match_type %r" % (where, mt))
+
+    version = app_version(root)
+    for ds in project["data_sources"]:
+        where = ds["_file"].name
+        if ds["_file"].stem != snake(ds.get("name", "")):
+            errors.append("%s: file name must be the snake-cased name" % where)
+        if ds.get("sourcetype") != "openai:audit" or not str(ds.get("source", "")).startswith("openai_audit:"):
+            errors.append("%s: the add-on's events are sourcetype openai:audit, source openai_audit:<account>" % where)
+        tas = [ta for ta in ds.get("supported_TA") or [] if ta.get("name") == APP_LABEL]
+        if [ta.get("version") for ta in tas] != [version]:
+            errors.append("%s: supported_TA must list %s %s (globalConfig.json meta.version)" % (where, APP_LABEL, version))
+    data_source_names = {ds.get("name") for ds in project["data_sources"]}
 
     all_searches = []
     for det in project["detections"] + project["baselines"]:
@@ -346,6 +388,11 @@ def validate_project(project: dict) -> list:
         for key in ("cron_schedule", "earliest_time", "latest_time", "schedule_window"):
             if key not in sched:
                 errors.append("%s: deployment.scheduling.%s is missing" % (where, key))
+        # savedsearches.conf.spec: schedule_window = <unsigned integer> | auto; contentctl takes a string
+        window_setting = sched.get("schedule_window")
+        if "schedule_window" in sched and not (isinstance(window_setting, str) and re.match(r"^(\d+|auto)$", window_setting)):
+            errors.append("%s: deployment.scheduling.schedule_window must be a string, minutes or 'auto' "
+                          "(quote it: '5')" % where)
         cron = sched.get("cron_schedule", "")
         period = CRON_PERIOD.get(cron)
         if period is None and re.match(r"^\d{1,2} \* \* \* \*$", cron):
@@ -368,8 +415,13 @@ def validate_project(project: dict) -> list:
         if is_baseline:
             if not re.search(r"\|\s*outputlookup\s+(?:[a-z_]+=\S+\s+)*openai_\w+\s*$", search):
                 errors.append("%s: a baseline search ends with outputlookup of its openai_* lookup" % where)
+            for key in sorted(set(det["deployment"]) - {"scheduling"}):
+                errors.append("%s: deployment.%s is unknown (a baseline's deployment has scheduling only)" % (where, key))
             continue
 
+        for ds in det.get("data_source") or []:
+            if ds not in data_source_names:
+                errors.append("%s: data source %r is not defined in detections/data_sources" % (where, ds))
         if det["type"] not in DETECTION_TYPES:
             errors.append("%s: type must be one of %s" % (where, DETECTION_TYPES))
         if det["status"] not in STATUSES:
@@ -432,6 +484,11 @@ def validate_project(project: dict) -> list:
         for key in ("rule_title", "rule_description", "next_steps"):
             if not notable.get(key):
                 errors.append("%s: deployment.notable.%s is missing" % (where, key))
+        # the export maps exactly these to contentctl's inline deployment (contentctl_deployment)
+        for key in sorted(set(det["deployment"]) - {"scheduling", "notable"}):
+            errors.append("%s: deployment.%s is unknown (deployment has scheduling and notable)" % (where, key))
+        for key in sorted(set(notable) - set(NOTABLE_KEYS)):
+            errors.append("%s: deployment.notable.%s is unknown (it has %s)" % (where, key, ", ".join(NOTABLE_KEYS)))
         if notable.get("severity") and notable["severity"] not in SEVERITIES:
             errors.append("%s: notable severity must be one of %s" % (where, SEVERITIES))
         if not notable.get("severity") and not rba:
@@ -570,7 +627,9 @@ def render_detection(det: dict) -> str:
             "detection_id": str(det["id"]), "deprecated": "0", "detection_version": str(det["version"]),
             "publish_time": published})),
         ("action.notable", 1),
-        ("action.notable.param.rule_title", one_line(notable["rule_title"])),
+        # contentctl marks the notables of risk-threshold correlations "RBA: " (ESCU's convention)
+        ("action.notable.param.rule_title", ("RBA: " if det["type"] == "Correlation" else "")
+         + one_line(notable["rule_title"])),
         ("action.notable.param.rule_description", one_line(notable["rule_description"])),
         ("action.notable.param.security_domain", tags["security_domain"]),
         ("action.notable.param.severity", severity),
@@ -580,10 +639,11 @@ def render_detection(det: dict) -> str:
     ]
     rba = det.get("rba")
     if rba:
+        # in contentctl's order: risk objects, then threat objects, each sorted by field and type
         risk = [{"risk_object_field": ro["field"], "risk_object_type": ro["type"], "risk_score": ro["score"]}
-                for ro in rba["risk_objects"]]
+                for ro in sorted(rba["risk_objects"], key=lambda o: "%s%s%s" % (o["field"], o["type"], o["score"]))]
         risk += [{"threat_object_field": to["field"], "threat_object_type": to["type"]}
-                 for to in rba.get("threat_objects", [])]
+                 for to in sorted(rba.get("threat_objects", []), key=lambda o: o["field"] + o["type"])]
         pairs += [
             ("action.risk", 1),
             ("action.risk.param._risk", _json(risk)),
@@ -714,10 +774,10 @@ def render_transforms(project: dict) -> str:
     blocks = []
     for lk in sorted(project["lookups"], key=lambda x: x["name"]):
         pairs = []
-        if lk.get("filename"):
-            pairs.append(("filename", lk["filename"]))
+        if lk["lookup_type"] == "csv":
+            pairs.append(("filename", lookup_filename(lk)))
         else:
-            pairs += [("external_type", "kvstore"), ("collection", lk["collection"]),
+            pairs += [("external_type", "kvstore"), ("collection", lk["name"]),
                       ("fields_list", ", ".join(lk["fields"]))]
         if lk.get("match_type"):
             pairs.append(("match_type", ", ".join(lk["match_type"])))
@@ -734,16 +794,16 @@ def render_transforms(project: dict) -> str:
 def render_collections(project: dict) -> str:
     blocks = []
     for lk in sorted(project["lookups"], key=lambda x: x["name"]):
-        if not lk.get("collection"):
+        if lk["lookup_type"] != "kvstore":
             continue
         pairs = []
         for field in lk["fields"]:
             if field == "_key":
                 continue
             pairs.append(("field.%s" % field, "number" if field.endswith("Time") or field == "limit_value" else "string"))
-        blocks.append("# KV store of the lookup %s: " % lk["name"] + one_line(lk["description"]) + "\n" + _stanza(lk["collection"], pairs))
+        blocks.append("# KV store of the lookup %s: " % lk["name"] + one_line(lk["description"]) + "\n" + _stanza(lk["name"], pairs))
     path = project["root"] / "package" / "default" / "collections.conf"
-    return _with_block(path, "\n".join(blocks), {lk["collection"] for lk in project["lookups"] if lk.get("collection")})
+    return _with_block(path, "\n".join(blocks), {lk["name"] for lk in project["lookups"] if lk["lookup_type"] == "kvstore"})
 
 
 def _lookups_of(det: dict) -> list:
@@ -789,12 +849,44 @@ def outputs(project: dict) -> dict:
     return out
 
 
+def contentctl_deployment(det: dict) -> dict:
+    """A search's `deployment` in contentctl's inline form (Deployment: scheduling, alert_action).
+
+    Scheduling is passed as is. The notable moves to alert_action.notable, whose nes_fields are the
+    throttling fields (as render_detection writes them); alert_action.rba is enabled when the search
+    writes risk. next_steps and severity have no field in contentctl 5.6.2 and are left out: they
+    are this add-on's additions (docs/detections.md, "Differences from contentctl build")."""
+    dep = det["deployment"]
+    out = {"scheduling": dict(dep["scheduling"])}
+    if det.get("type") != "Baseline":
+        notable = dep["notable"]
+        out["alert_action"] = {
+            "notable": {"rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
+                        "nes_fields": list(det["tags"]["throttling"]["fields"])},
+            "rba": {"enabled": bool(det.get("rba"))},
+        }
+    return out
+
+
+def contentctl_app(root: Path) -> dict:
+    """contentctl.yml's `app`: labelled like this add-on, so contentctl names its stanzas as ours."""
+    return {"title": APP_LABEL, "appid": APP_LABEL.replace("-", "_"), "version": app_version(root),
+            "description": "Detections of %s, exported for contentctl" % APP_LABEL, "prefix": APP_LABEL,
+            "label": APP_LABEL, "author_name": AUTHOR["name"], "author_email": AUTHOR["email"],
+            "author_company": AUTHOR["company"]}
+
+
 def export_contentctl(project: dict, target: Path) -> list:
-    """Copy the content into a contentctl project (made by `contentctl init`) so that Splunk's own
-    `contentctl validate` can check it. Keys contentctl does not know are dropped: `deployment`
-    (contentctl takes scheduling from its deployments/ folder), a CSV lookup's `fields` and
-    `filename` and a KV store lookup's `collection` (contentctl derives them). Returns the files written."""
-    if not (target / "contentctl.yml").is_file():
+    """Copy the content into a contentctl project (made by `contentctl init` in target) so that
+    Splunk's own `contentctl validate` and `contentctl build` can check it.
+
+    Every YAML is copied with all its keys, so contentctl (which refuses unknown keys) checks them;
+    the only rewrites are `deployment` (contentctl_deployment), test data paths (contentctl wants
+    them inside the project) and the CSV of each lookup, copied beside its YAML as contentctl
+    expects. The project's contentctl.yml gets this add-on's app label and version. Returns the
+    files written."""
+    config = target / "contentctl.yml"
+    if not config.is_file():
         raise BuildError("%s is not a contentctl project (run `contentctl init` there first)" % target)
     written = []
 
@@ -804,48 +896,30 @@ def export_contentctl(project: dict, target: Path) -> list:
         path.write_text(yaml.safe_dump(clean, sort_keys=False, allow_unicode=True), encoding="utf-8")
         written.append(path)
 
-    for sub in ("detections/cloud", "stories", "macros", "lookups", "baselines", "data_sources"):
-        (target / sub).mkdir(parents=True, exist_ok=True)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    settings["app"] = contentctl_app(project["root"])
+    dump(settings, config)
     for det in project["detections"]:
-        doc = copy.deepcopy({k: v for k, v in det.items() if k != "_file"})
-        doc.pop("deployment", None)
+        doc = copy.deepcopy(det)
+        doc["deployment"] = contentctl_deployment(det)
         for test in doc["tests"]:
             for data in test["attack_data"]:
-                # contentctl wants a URL or a file relative to the project
                 rel = Path("data") / Path(data["data"]).name
                 (target / "data").mkdir(exist_ok=True)
                 (target / rel).write_bytes((project["root"] / data["data"]).read_bytes())
                 data["data"] = str(rel)
         dump(doc, target / "detections" / "cloud" / det["_file"].name)
     for base in project["baselines"]:
-        doc = dict(base)
-        doc.pop("deployment", None)
+        doc = dict(base, deployment=contentctl_deployment(base))
         dump(doc, target / "baselines" / base["_file"].name)
-    for story in project["stories"]:
-        dump(story, target / "stories" / story["_file"].name)
-    for m in project["macros"]:
-        dump(m, target / "macros" / m["_file"].name)
-    dump({"name": "openai_audit", "definition": 'sourcetype="openai:audit"',
-          "description": "The add-on's events (index and sourcetype)."}, target / "macros" / "openai_audit.yml")
+    for kind in ("stories", "macros", "data_sources", "lookups"):
+        for item in project[kind]:
+            dump(item, target / kind / item["_file"].name)
     for lk in project["lookups"]:
-        doc = dict(lk)
-        if doc["lookup_type"] == "csv":
-            doc.pop("fields", None)
-            doc.pop("filename", None)  # contentctl reads <name>.csv beside the YAML
-            src = project["root"] / "package" / "lookups" / lk["filename"]
-            dst = target / "lookups" / lk["filename"]
-            dst.write_bytes(src.read_bytes())
+        if lk["lookup_type"] == "csv":
+            dst = target / "lookups" / lookup_filename(lk)
+            dst.write_bytes((project["root"] / "package" / "lookups" / lookup_filename(lk)).read_bytes())
             written.append(dst)
-        else:
-            doc.pop("collection", None)
-        dump(doc, target / "lookups" / lk["_file"].name)
-    dump({"name": "OpenAI Audit Logs", "id": "4c1e7a3b-9d2f-4e8a-b5c6-7f0e1d2a3b4c", "version": 1,
-          "date": "2026-11-25", "author": AUTHOR["name"],
-          "description": "OpenAI Enterprise audit log objects (GET /v1/organization/audit_logs) collected by TA-openai-audit",
-          "source": "openai_audit:<account name>", "sourcetype": "openai:audit",
-          "supported_TA": [{"name": "TA-openai-audit", "url": "https://github.com/", "version": "0.1.0"}],
-          "fields": ["_time", "type", "user", "src", "user_agent", "ja4"]},
-         target / "data_sources" / "openai_audit_logs.yml")
     return written
 
 

@@ -1,12 +1,10 @@
 """The detections' YAML schema (contentctl's rules and this add-on's), the generated confs, the
 shipped lookups and the sample files.
 
-contentctl 5.6.2 validates offline, but it pins requests/pydantic versions that conflict with this
-project's pinned environment, so CI runs tools/build_detections.py's own check of the same rules
-(and more: output fields, windows, lookups and macros resolve); the tests below prove each rule
-rejects what it should. To run Splunk's validator as well, in a separate virtualenv:
-    pip install contentctl==5.6.2 && mkdir cc && cd cc && contentctl init
-    python <repo>/tools/build_detections.py --export-contentctl . && contentctl validate
+tools/build_detections.py checks contentctl's rules that matter here and this add-on's own (output
+fields, windows, lookups and macros resolve); the tests below prove each rule rejects what it
+should. Splunk's contentctl 5.6.2 itself runs in tests/contentctl (its own virtualenv, made by
+`make contentctl-venv`, because its pins clash with this project's).
 """
 from __future__ import annotations
 
@@ -58,6 +56,7 @@ def test_check_mode_fails_on_a_stale_conf(tmp_path):
     root = tmp_path / "repo"
     for part in ("detections", "docs", "package/default", "package/lookups", "tests/detections/samples"):
         shutil.copytree(ROOT / part, root / part)
+    shutil.copy(ROOT / "globalConfig.json", root / "globalConfig.json")
     run = lambda *a: subprocess.run([sys.executable, str(ROOT / "tools" / "build_detections.py"), "--root",
                                      str(root), *a], capture_output=True, text=True)
     assert run("--check").returncode == 0
@@ -102,6 +101,11 @@ STEM = "openai_ip_allowlist_broadened"
      "lookup 'corp_ranges' is not defined"),
     (lambda d: d["deployment"]["scheduling"].update(cron_schedule="*/15 * * * *"), "does not match the 15-minute"),
     (lambda d: d["deployment"]["scheduling"].update(cron_schedule="*/7 * * * *"), "is not every 5 or 15"),
+    (lambda d: d["deployment"]["scheduling"].update(schedule_window=4), "schedule_window must be a string"),
+    (lambda d: d["deployment"]["scheduling"].update(schedule_window="4m"), "schedule_window must be a string"),
+    (lambda d: d.update(data_source=["OpenAI Logs"]), "data source 'OpenAI Logs' is not defined"),
+    (lambda d: d["deployment"]["notable"].update(nes_fields=["user"]), "deployment.notable.nes_fields is unknown"),
+    (lambda d: d["deployment"].update(alert_action={}), "deployment.alert_action is unknown"),
     (lambda d: d.update(search=d["search"].replace(" _index_latest=-5m@m", "")), "_index_latest"),
     (lambda d: d.update(id="not-a-uuid"), "not a UUID"),
     (lambda d: d["tags"].update(analytic_story=["No Such Story"]), "not defined in detections/stories"),
@@ -110,6 +114,27 @@ STEM = "openai_ip_allowlist_broadened"
 ])
 def test_validation_rejects(project, change, message):
     errors = _mutated(project, STEM, change)
+    assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize("kind,stem,change,message", [
+    ("lookups", "openai_byok_managers", lambda lk: lk.update(filename="byok.csv"), "filename is derived"),
+    ("lookups", "openai_byok_managers", lambda lk: lk.update(fields=["user"]), "fields is derived"),
+    ("lookups", "openai_byok_managers", lambda lk: lk.update(name="openai_byok_admins"), "file name must be"),
+    ("lookups", "openai_known_projects", lambda lk: lk.update(collection="known"), "collection is derived"),
+    ("lookups", "openai_known_projects", lambda lk: lk.update(fields=["project_id"]), "starting with _key"),
+    ("lookups", "openai_corporate_cidrs", lambda lk: lk.update(match_type=["CIDR(range)"]), "bad match_type"),
+    ("data_sources", "openai_audit_logs", lambda ds: ds["supported_TA"][0].update(version="0.0.9"),
+     "supported_TA must list TA-openai-audit"),
+    ("data_sources", "openai_audit_logs", lambda ds: ds.update(sourcetype="openai"), "sourcetype openai:audit"),
+    ("baselines", "openai_baseline_known_projects", lambda b: b["deployment"].update(notable={}),
+     "deployment.notable is unknown"),
+])
+def test_validation_rejects_lookup_data_source_and_baseline_mistakes(project, kind, stem, change, message):
+    p = dict(project)
+    p[kind] = [copy.deepcopy(x) for x in project[kind]]
+    change(next(x for x in p[kind] if x["_file"].stem == stem))
+    errors = bd.validate_project(p)
     assert any(message in e for e in errors), errors
 
 
@@ -152,7 +177,8 @@ def test_every_detection_is_a_disabled_scheduled_alert_and_an_es_correlation_sea
         assert ann["analytic_story"] == det["tags"]["analytic_story"]
         assert st["action.notable"] == "1"
         assert st["action.notable.param.severity"] in bd.SEVERITIES
-        assert st["action.notable.param.rule_title"] == det["deployment"]["notable"]["rule_title"]
+        prefix = "RBA: " if det["type"] == "Correlation" else ""  # contentctl's mark of RBA notables
+        assert st["action.notable.param.rule_title"] == prefix + det["deployment"]["notable"]["rule_title"]
         drill = json.loads(st["action.notable.param.drilldown_searches"])
         assert len(drill) >= 2 and not any("%original_detection_search%" in d["search"] for d in drill)
         assert any(d["search"].startswith(st["search"]) for d in drill)
@@ -184,9 +210,10 @@ def test_baselines_are_disabled_scheduled_outputlookup_searches(project):
 
 def test_filter_and_tuning_macros_and_the_hand_written_header(project):
     text = (ROOT / "package" / "default" / "macros.conf").read_text()
-    assert text.startswith("# Where the add-on's events live.")
+    assert text.startswith("# Where the add-on's events live")
     macros = conf("macros.conf")
-    assert macros["openai_audit"] == {"definition": 'sourcetype="openai:audit"', "iseval": "0"}
+    assert macros["openai_audit"]["definition"] == 'sourcetype="openai:audit"'
+    assert macros["openai_audit"]["iseval"] == "0"
     for det in project["detections"]:
         assert macros["%s_filter" % bd.snake(det["name"])]["definition"] == "search *"
     assert macros["openai_audit_is_off_hours(1)"]["args"] == "time"
@@ -218,14 +245,18 @@ def test_transforms_keep_the_knowledge_objects_stanzas(project):
 
 
 def test_shipped_lookups_hold_only_commented_examples(project):
+    transforms = conf("transforms.conf")
     for lk in project["lookups"]:
-        if not lk.get("filename"):
+        if lk["lookup_type"] != "csv":
+            assert transforms[lk["name"]]["fields_list"] == ", ".join(lk["fields"])
             continue
-        with (ROOT / "package" / "lookups" / lk["filename"]).open(newline="", encoding="utf-8") as fh:
+        filename = lk["name"] + ".csv"
+        assert transforms[lk["name"]]["filename"] == filename
+        with (ROOT / "package" / "lookups" / filename).open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
-        assert rows[0] == lk["fields"]
-        assert len(rows) > 1, "%s: ship at least one commented example" % lk["filename"]
-        assert all(r[0].startswith("# ") for r in rows[1:]), lk["filename"]
+        assert rows[0] and all(rows[0])
+        assert len(rows) > 1, "%s: ship at least one commented example" % filename
+        assert all(r[0].startswith("# ") for r in rows[1:]), filename
 
 
 # ----------------------------------------------------------------------------- samples
@@ -296,24 +327,58 @@ def test_samples_validate_against_the_spec():
 
 
 def test_contentctl_export(project, tmp_path):
-    """The export that `contentctl validate` accepts (contentctl 5.6.2, run by hand: see the
-    module docstring): no add-on-only keys, sample files and lookup CSVs inside the project."""
+    """The export that tests/contentctl hands to contentctl: every YAML key kept except `deployment`,
+    which takes contentctl's inline form; sample files and lookup CSVs inside the project; the
+    project labelled like the add-on so that contentctl names the stanzas as we do."""
     target = tmp_path / "cc"
     target.mkdir()
     with pytest.raises(bd.BuildError):
         bd.export_contentctl(project, target)
-    (target / "contentctl.yml").write_text("app: {}\n")
+    (target / "contentctl.yml").write_text("app: {}\nbuild_path: dist\n")
     bd.export_contentctl(project, target)
-    dets = sorted((target / "detections" / "cloud").glob("*.yml"))
+    settings = yaml.safe_load((target / "contentctl.yml").read_text())
+    assert settings["build_path"] == "dist"
+    assert settings["app"]["label"] == "TA-openai-audit"
+    assert settings["app"]["version"] == json.loads((ROOT / "globalConfig.json").read_text())["meta"]["version"]
+    dets = {path.name: yaml.safe_load(path.read_text()) for path in (target / "detections" / "cloud").glob("*.yml")}
     assert len(dets) == len(project["detections"])
-    for path in dets:
-        doc = yaml.safe_load(path.read_text())
-        assert "deployment" not in doc and "_file" not in doc
+    for det in project["detections"]:
+        doc = dets[det["_file"].name]
+        assert set(doc) == set(det) - {"_file"}
+        assert {k: v for k, v in doc.items() if k not in ("deployment", "tests")} == \
+            {k: v for k, v in det.items() if k not in ("deployment", "tests", "_file")}
+        dep = doc["deployment"]
+        assert dep["scheduling"] == det["deployment"]["scheduling"]
+        notable = det["deployment"]["notable"]
+        assert dep["alert_action"] == {
+            "notable": {"rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
+                        "nes_fields": det["tags"]["throttling"]["fields"]},
+            "rba": {"enabled": bool(det.get("rba"))}}
         for test in doc["tests"]:
             for data in test["attack_data"]:
                 assert (target / data["data"]).is_file()
+    for kind in ("macros", "stories", "data_sources", "lookups"):
+        for item in project[kind]:
+            doc = yaml.safe_load((target / kind / item["_file"].name).read_text())
+            assert doc == {k: v for k, v in item.items() if k != "_file"}
     for lk in project["lookups"]:
-        doc = yaml.safe_load((target / "lookups" / (lk["name"] + ".yml")).read_text())
-        assert "filename" not in doc and "collection" not in doc
         if lk["lookup_type"] == "csv":
-            assert (target / "lookups" / (lk["name"] + ".csv")).is_file()
+            assert (target / "lookups" / (lk["name"] + ".csv")).read_bytes() == \
+                (ROOT / "package" / "lookups" / (lk["name"] + ".csv")).read_bytes()
+
+
+def test_data_source_describes_the_events_the_input_writes(project):
+    """The data source's example is an event of the API stand-in, written as the input writes it
+    (compact JSON), and every field it lists is one the add-on gives that event at search time."""
+    from ta_openai_audit.collector import compact_json
+    from tools.openai_api_sim.generator import make_event
+    from tools.spl import App
+    (ds,) = project["data_sources"]
+    assert ds["example_log"] == compact_json(make_event("api_key.created", seed=1, effective_at=1764100800))
+    app = App.load(str(ROOT / "package"))
+    extracted = app.extract(json.loads(ds["example_log"]))
+    missing = [f for f in ds["fields"] if f not in extracted]
+    assert missing == []
+    assert len(ds["fields"]) == len(set(ds["fields"]))
+    for det in project["detections"]:
+        assert det["data_source"] == [ds["name"]]

@@ -1,0 +1,144 @@
+"""Splunk's contentctl 5.6.2 on detections/: validate, build, and our savedsearches.conf compared
+with the one it builds, setting by setting (tools/contentctl_check.py).
+
+contentctl lives in its own virtualenv, .venv-contentctl (its pins clash with the project's):
+`make test` makes it first (`make contentctl-venv`); it runs offline after that.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tools import build_detections as bd  # noqa: E402
+from tools import contentctl_check as cc  # noqa: E402
+from tools.spl.conf import parse_conf_file  # noqa: E402
+
+DOCS = ROOT / "docs" / "detections.md"
+
+
+@pytest.fixture(scope="module")
+def contentctl():
+    if not cc.CONTENTCTL.is_file():
+        pytest.fail("%s is missing: run `make contentctl-venv` (make test does)" % cc.CONTENTCTL)
+    return cc.CONTENTCTL
+
+
+@pytest.fixture(scope="module")
+def built(contentctl):
+    """Run the check as `make contentctl` does; returns (its output, our conf, contentctl's conf)."""
+    project = bd.load_project(ROOT)
+    path, times = cc.build_with_contentctl(contentctl, cc.WORKDIR, project)
+    return project, times, parse_conf_file(str(ROOT / "package" / "default" / "savedsearches.conf")), \
+        parse_conf_file(str(path))
+
+
+def _kinds(project):
+    kinds = {d["name"]: "detections" for d in project["detections"]}
+    kinds.update({b["name"]: "baselines" for b in project["baselines"]})
+    return kinds
+
+
+def _table():
+    return cc.read_table(DOCS.read_text(encoding="utf-8"))
+
+
+def test_contentctl_validates_and_builds_every_search_as_ours_apart_from_the_documented_differences(built, capsys):
+    project, times, ours, theirs = built
+    with capsys.disabled():
+        print("\ncontentctl 5.6.2: " + cc.format_times(times))
+    stanzas = {bd.stanza_name(d) for d in project["detections"] + project["baselines"]}
+    assert stanzas <= set(theirs)
+    assert cc.check_differences(ours, theirs, _kinds(project), _table()) == []
+
+
+def test_an_undocumented_difference_fails(built):
+    project, _, ours, theirs = built
+    ours = copy.deepcopy(ours)
+    stanza = bd.stanza_name(project["detections"][0])
+    ours[stanza]["dispatch.earliest_time"] = "-1d"
+    ours[stanza]["search"] += " | where 1=1"
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert len(problems) == 2
+    assert all(p.startswith("[%s]" % stanza) and "not in the differences table" in p for p in problems)
+
+
+def test_a_documented_difference_that_no_longer_occurs_fails(built):
+    project, _, ours, theirs = built
+    ours = copy.deepcopy(ours)
+    for name in ours:
+        ours[name].pop("action.notable.param.next_steps", None)
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert len(problems) == 1 and "'action.notable.param.next_steps'" in problems[0], problems
+    # and on some searches only: the row names every detection
+    ours = copy.deepcopy(built[2])
+    ours[bd.stanza_name(project["detections"][0])].pop("action.notable.param.next_steps")
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert len(problems) == 1 and "listed for %d searches, occurs on %d" % (
+        len(project["detections"]), len(project["detections"]) - 1) in problems[0], problems
+
+
+def test_a_row_covers_only_its_values_and_searches(built):
+    project, _, ours, theirs = built
+    ours = copy.deepcopy(ours)
+    # the row says ours is 0 and contentctl's 1: another value of ours is not covered
+    stanza = bd.stanza_name(project["detections"][0])
+    ours[stanza]["alert.digest_mode"] = "1"
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert any("'alert.digest_mode'" in p for p in problems), problems
+    # the severity row names one search: the same difference on another is not covered
+    ours = copy.deepcopy(built[2])
+    other = next(d for d in project["detections"] if d["name"] != "OpenAI Audit Log Collection Gap" and not d.get("rba"))
+    assert other["type"] == "Correlation"
+    ours[bd.stanza_name(other)]["action.notable.param.severity"] = "medium"
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert problems == ["[%s] action.notable.param.severity differs, but the table's row does not name this "
+                        "search" % bd.stanza_name(other)]
+
+
+def test_a_stanza_on_one_side_only_fails(built):
+    project, _, ours, theirs = built
+    theirs = copy.deepcopy(theirs)
+    del theirs[bd.stanza_name(project["baselines"][0])]
+    problems = cc.check_differences(ours, theirs, _kinds(project), _table())
+    assert any("contentctl's savedsearches.conf lacks" in p for p in problems), problems
+
+
+def test_contentctl_rejects_a_key_it_does_not_know(contentctl, tmp_path):
+    """The YAMLs reach contentctl with their keys: one it does not know fails validation."""
+    project = bd.load_project(ROOT)
+    det = project["detections"][0]
+    det["confidence"] = "high"
+    with pytest.raises(cc.CheckError) as exc:
+        cc.build_with_contentctl(contentctl, tmp_path, project)
+    assert "contentctl validate" in str(exc.value) and det["_file"].name in str(exc.value)
+
+
+def test_comparison_rules():
+    """What Splunk reads alike compares equal: <boolean> spellings, JSON member order, whitespace."""
+    ours = {"disabled": "1", "action.risk.param._risk": '[{"a": 1, "b": "x  y"}]', "search": "a |\nb",
+            "action.correlationsearch.annotations": '{"nist": ["DE.AE"], "type": "TTP"}', "quantity": "0"}
+    theirs = {"disabled": "true", "action.risk.param._risk": '[{"b": "x y", "a": 1}]', "search": "a | b",
+              "action.correlationsearch.annotations": '{"type": "TTP", "cis20": ["CIS 10"], "nist": ["DE.AE"]}',
+              "quantity": "false", "is_visible": "false"}
+    assert cc.stanza_differences(ours, theirs) == {
+        "action.correlationsearch.annotations:cis20": (cc.ABSENT, ["CIS 10"]),
+        "is_visible": (cc.ABSENT, False),
+        "quantity": ("0", "false"),  # not a boolean setting: compared as text
+    }
+
+
+@pytest.mark.parametrize("row,message", [
+    ("| `x` | all | `-` |", "5 filled cells"),
+    ("| `x` | all | `-` | `*` | |", "5 filled cells"),
+])
+def test_a_malformed_table_row_is_refused(row, message):
+    text = "%s\n| a | b | c | d | e |\n|---|---|---|---|---|\n%s\n%s\n" % (cc.TABLE_BEGIN, row, cc.TABLE_END)
+    with pytest.raises(cc.CheckError, match=message):
+        cc.read_table(text)
+    with pytest.raises(cc.CheckError, match="lacks the table markers"):
+        cc.read_table("no table")
