@@ -326,6 +326,9 @@ def validate_project(project: dict) -> list:
             m = re.match(r"^(CIDR|WILDCARD)\((\w+)\)$", mt)
             if not m or m.group(2) not in (lk.get("fields") or []):
                 errors.append("%s: bad match_type %r" % (where, mt))
+        if lk.get("collection") and "case_sensitive_match" in lk:
+            errors.append("%s: KV store lookups ignore case_sensitive_match (Splunk matches them "
+                          "case-sensitively)" % where)
         if lk.get("maintained_by") not in (None, "admin"):
             errors.append("%s: maintained_by is admin or absent" % where)
         if is_admin_list(lk):
