@@ -683,7 +683,10 @@ def render_admin_list_search(lk: dict) -> str:
     return _stanza(admin_list_stanza(lk), [
         ("description", what),
         ("search", search),
-        # Shipped enabled: the lists must exist before anyone enables a detection.
+        # Shipped enabled: the lists must exist before anyone enables a detection. Splunk recommends
+        # run_on_startup for "scheduled searches that populate lookup tables" (savedsearches.conf,
+        # https://docs.splunk.com/Documentation/Splunk/9.4.0/RESTREF/RESTsearch#saved.2Fsearches);
+        # on a search head cluster the captain runs it on one member and the KV store replicates.
         ("disabled", 0),
         ("enableSched", 1),
         ("cron_schedule", "23 * * * *"),
