@@ -38,7 +38,8 @@ store collection, which no app upgrade touches and which a search head cluster r
   https://docs.splunk.com/Documentation/Splunk/9.0.5/Knowledge/DefineaKVStorelookupinSplunkWeb).
   A list whose YAML says `case_sensitive_match: false` is matched in lower case instead: its key
   column (the first field) is stored in lower case and the detections compare lower(<field>);
-- transforms.conf [<name>_defaults]: the shipped CSV (package/lookups/<filename>), read only by
+- transforms.conf [<name>_defaults]: the shipped CSV (package/lookups/<filename>), read only by the
+  search below (and, when it survived an upgrade from the CSV days, the admin's old list);
 - savedsearches.conf "TA-openai-audit - Admin List <name>" (enabled, hourly and at startup): copies
   the defaults into the collection once, records that in the collection openai_admin_list_seeds
   (so a list an admin emptied on purpose is never seeded again, and an upgrade that ships new
@@ -336,8 +337,10 @@ def validate_project(project: dict) -> list:
                 errors.append("%s: an admin list ships its defaults as a CSV (filename)" % where)
             if "_key" in (lk.get("fields") or []):
                 errors.append("%s: an admin list's fields are its CSV columns (no _key)" % where)
-            if lk["name"] + "_defaults" in lookup_defs or lk["name"] == SEEDS:
+            if lk["name"] + "_defaults" in lookup_defs:
                 errors.append("%s: %s_defaults is the definition of its shipped defaults" % (where, lk["name"]))
+        if lk.get("name") == SEEDS:
+            errors.append("%s: %s is the collection that records seeded admin lists" % (where, SEEDS))
 
     all_searches = []
     for det in project["detections"] + project["baselines"]:
