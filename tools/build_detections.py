@@ -44,8 +44,8 @@ store collection, which no app upgrade touches and which a search head cluster r
   the defaults into the collection once, records that in the collection openai_admin_list_seeds
   (so a list an admin emptied on purpose is never seeded again, and an upgrade that ships new
   defaults changes nothing), and lowercases the key column of a case-insensitive list. Records
-  keep their _key, so outputlookup append=true updates them in place
-  (https://docs.splunk.com/Documentation/Splunk/9.4.0/SearchReference/Outputlookup).
+  keep their _key, so outputlookup append=true updates them in place (allow_updates, on by default
+  with append: https://help.splunk.com/en/splunk-enterprise/spl-search-reference/10.0/search-commands/outputlookup).
 """
 from __future__ import annotations
 
