@@ -938,7 +938,7 @@ def export_contentctl(project: dict, target: Path) -> list:
     """Copy the content into a contentctl project (made by `contentctl init`) so that Splunk's own
     `contentctl validate` can check it. Keys contentctl does not know are dropped: `deployment`
     (contentctl takes scheduling from its deployments/ folder), a CSV lookup's `fields` and
-    `filename` and a KV store lookup's `collection` (contentctl derives them). Returns the files written."""
+    `filename` and a KV store lookup's `collection` (contentctl derives them), `maintained_by`. Returns the files written."""
     if not (target / "contentctl.yml").is_file():
         raise BuildError("%s is not a contentctl project (run `contentctl init` there first)" % target)
     written = []
@@ -974,6 +974,7 @@ def export_contentctl(project: dict, target: Path) -> list:
           "description": "The add-on's events (index and sourcetype)."}, target / "macros" / "openai_audit.yml")
     for lk in project["lookups"]:
         doc = dict(lk)
+        doc.pop("maintained_by", None)  # this add-on's (admin lists), unknown to contentctl
         if doc["lookup_type"] == "csv":
             doc.pop("fields", None)
             doc.pop("filename", None)  # contentctl reads <name>.csv beside the YAML

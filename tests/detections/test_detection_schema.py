@@ -345,6 +345,6 @@ def test_contentctl_export(project, tmp_path):
                 assert (target / data["data"]).is_file()
     for lk in project["lookups"]:
         doc = yaml.safe_load((target / "lookups" / (lk["name"] + ".yml")).read_text())
-        assert "filename" not in doc and "collection" not in doc
+        assert "filename" not in doc and "collection" not in doc and "maintained_by" not in doc
         if lk["lookup_type"] == "csv":
             assert (target / "lookups" / (lk["name"] + ".csv")).is_file()
