@@ -33,7 +33,7 @@ def built(contentctl):
     """Run the check as `make contentctl` does; returns (its output, our conf, contentctl's conf)."""
     project = bd.load_project(ROOT)
     path, times = cc.build_with_contentctl(contentctl, cc.WORKDIR, project)
-    return project, times, parse_conf_file(str(ROOT / "package" / "default" / "savedsearches.conf")), \
+    return project, times, cc.our_savedsearches(project), \
         parse_conf_file(str(path))
 
 

@@ -797,7 +797,8 @@ TEST_LOOKUPS = {
     "openai_corporate_domains.csv": [["domain", "description"], ["example.com", "corporate"],
                                      ["*.example.com", "subdomains"]],
     "openai_network_admins.csv": [["user", "description"], [DAVE["email"], "network team"]],
-    "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"], "terraform"]],
+    # the KV store list holds ids in lower case (its "Admin List" search lowercases what admins type)
+    "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"].lower(), "terraform"]],
 }
 
 

@@ -138,6 +138,37 @@ def test_validation_rejects_lookup_data_source_and_baseline_mistakes(project, ki
     assert any(message in e for e in errors), errors
 
 
+def test_case_insensitive_admin_lists_are_looked_up_in_lower_case(project):
+    """A case-insensitive admin list is a KV store list kept in lower case (KV store lookups ignore
+    case_sensitive_match): a search that looks it up with the raw field is refused."""
+    stem = "openai_tunnel_changed_by_non_network_admin"
+    assert _mutated(project, stem, lambda d: None) == []
+    errors = _mutated(project, stem, lambda d: d.update(search=d["search"].replace("user AS user_lc", "user")))
+    assert any("openai_network_admins is a KV store list kept in lower case" in e for e in errors), errors
+
+
+def test_kvstore_lookups_refuse_case_sensitive_match(project):
+    p = dict(project)
+    p["lookups"] = [dict(lk) for lk in project["lookups"]]
+    next(lk for lk in p["lookups"] if lk["name"] == "openai_known_projects")["case_sensitive_match"] = False
+    assert any("KV store lookups ignore case_sensitive_match" in e for e in bd.validate_project(p))
+
+
+def test_admin_lists_are_kvstore_lookups_with_their_shipped_defaults_and_an_enabled_seed_search(project):
+    transforms, collections, saved = conf("transforms.conf"), conf("collections.conf"), conf("savedsearches.conf")
+    admin = [lk for lk in project["lookups"] if lk.get("maintained_by") == "admin"]
+    assert len(admin) >= 8
+    for lk in admin:
+        st = transforms[lk["name"]]
+        assert st["external_type"] == "kvstore" and st["collection"] == lk["name"] in collections
+        assert st["fields_list"] == ", ".join(["_key"] + bd.lookup_fields(ROOT, lk)) and "case_sensitive_match" not in st
+        assert transforms[lk["name"] + "_defaults"] == {"filename": bd.lookup_filename(lk)}
+        seed = saved["TA-openai-audit - Admin List %s" % lk["name"]]
+        assert seed["disabled"] == "0" and seed["run_on_startup"] == "true"
+        assert seed["search"].startswith("| inputlookup %s_defaults " % lk["name"])
+        assert seed["search"].endswith("key_field=list openai_admin_list_seeds")
+
+
 def test_validation_rejects_a_duplicate_id(project):
     other = next(d for d in project["detections"] if d["_file"].stem != STEM)
     errors = _mutated(project, STEM, lambda d: d.update(id=other["id"]))
@@ -251,7 +282,9 @@ def test_shipped_lookups_hold_only_commented_examples(project):
             assert transforms[lk["name"]]["fields_list"] == ", ".join(lk["fields"])
             continue
         filename = lk["name"] + ".csv"
-        assert transforms[lk["name"]]["filename"] == filename
+        # an admin list's CSV holds its shipped defaults (the list itself is in the KV store)
+        definition = lk["name"] + "_defaults" if lk.get("maintained_by") == "admin" else lk["name"]
+        assert transforms[definition]["filename"] == filename
         with (ROOT / "package" / "lookups" / filename).open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] and all(rows[0])
@@ -360,7 +393,8 @@ def test_contentctl_export(project, tmp_path):
     for kind in ("macros", "stories", "data_sources", "lookups"):
         for item in project[kind]:
             doc = yaml.safe_load((target / kind / item["_file"].name).read_text())
-            assert doc == {k: v for k, v in item.items() if k != "_file"}
+            # maintained_by (admin lists) is this add-on's key, unknown to contentctl
+            assert doc == {k: v for k, v in item.items() if k not in ("_file", "maintained_by")}
     for lk in project["lookups"]:
         if lk["lookup_type"] == "csv":
             assert (target / "lookups" / (lk["name"] + ".csv")).read_bytes() == \

@@ -272,7 +272,9 @@ def test_threat_objects_are_filled(stem):
 
 
 def test_shipped_example_lookups_match_nothing(tmp_path):
-    """With only the shipped CSVs (commented examples), lookup-driven detections see no listed value."""
+    """With the admin lists empty (as they are before an admin fills them; their shipped commented
+    examples match nothing either, see tests/package/test_upgrade.py), lookup-driven detections see
+    no listed value."""
     empty = tmp_path / "lookups"
     empty.mkdir()
     # no production projects: the production-only detections stay silent on their true positives

@@ -70,6 +70,18 @@ def test_unsupported_conf_keys_are_errors(tmp_path, conf, text, named):
     assert named in str(e.value)
 
 
+def test_case_insensitive_kvstore_lookup_is_an_error(tmp_path):
+    """Splunk ignores case_sensitive_match on KV store lookups; the evaluator refuses it rather than
+    matching case-insensitively where Splunk would not."""
+    app = App.load(write_app(str(tmp_path), {
+        "collections.conf": "[c]\nfield.a = string\n",
+        "transforms.conf": "[t]\nexternal_type = kvstore\ncollection = c\nfields_list = _key, a\n"
+                           "case_sensitive_match = false\n"}))
+    with pytest.raises(SplError) as e:
+        app.search("| inputlookup t", now=NOW)
+    assert "case_sensitive_match does not apply to KV store" in str(e.value)
+
+
 def test_accepted_savedsearch_keys_do_not_error(tmp_path):
     app = App.load(write_app(str(tmp_path), {"savedsearches.conf": """
         [s]

@@ -1,6 +1,7 @@
 """Lookup tables: CSV files and KV store collections, held in memory.
 
-Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false),
+Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false, which
+KV store lookups refuse),
 `match_type = WILDCARD(field)` and `CIDR(field)`, `max_matches` (default 1000: every matching
 row, in file order, gives a multivalue output), `min_matches` / `default_match`.
 """
@@ -80,6 +81,11 @@ class LookupTable:
             if key not in LOOKUP_KEYS and key not in LOOKUP_IGNORED_KEYS:
                 raise SplError("transforms.conf [%s]: unsupported lookup setting %r" % (self.name, key))
         if "case_sensitive_match" in st:
+            if self.kind == "kvstore":
+                # "Does not apply to KV Store lookups": https://docs.splunk.com/Documentation/Splunk/9.4.0/
+                # Knowledge/Addfieldmatchingrulestoyourlookupconfiguration
+                raise SplError("transforms.conf [%s]: case_sensitive_match does not apply to KV store "
+                               "lookups (they always match case-sensitively)" % self.name)
             self.case_sensitive = _bool(st["case_sensitive_match"])
         mt = st.get("match_type", "").strip()
         if mt:
