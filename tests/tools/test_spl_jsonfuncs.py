@@ -205,3 +205,26 @@ def test_json_object_wants_string_keys_in_pairs(app):
         one(app, 'x=json_object("a")', {})
     with pytest.raises(SplError, match="must be a string"):
         one(app, 'x=json_object(1, "a")', {})
+
+
+# ---------------------------------------------------------------- json_delete
+
+def test_json_delete_examples_of_the_reference(app):
+    obj = {"name": "Wei Zhang", "SSN": "123-45-6789", "city": "Seattle",
+           "accounts": ["Hagal Quartz", "Caladan Water", "Arrakis Spices"]}
+    r = one(app, 'sales=json_delete(_raw, "SSN", "accounts"), arr=json_delete(_raw, "[\\"SSN\\", \\"accounts\\"]"), '
+                 'nested=json_delete(json_object("name", "Celestino Paulo", "addresses", '
+                 'json_object("email", "celestino@sample.com", "office", "Panama City")), "addresses.email"), '
+                 'dotted=json_delete("{\\"student.name\\":\\"Claudia\\"}", "student.name"), '
+                 'not_object=json_delete("[1,2]", "a")', obj)
+    assert loads(r["sales"]) == loads(r["arr"]) == {"name": "Wei Zhang", "city": "Seattle"}
+    assert loads(r["nested"]) == {"name": "Celestino Paulo", "addresses": {"office": "Panama City"}}
+    # "deleting key names that contain the dot character ( . ) is not supported"
+    assert loads(r["dotted"]) == {"student.name": "Claudia"}
+    assert "not_object" not in r
+
+
+def test_json_delete_leaves_the_input_unchanged(app):
+    # "The original JSON object is not modified. Instead, a new object is returned."
+    r = one(app, 'a=json_delete(_raw, "x"), b=json_extract(_raw, "x")', {"x": 1, "y": {"z": 2}})
+    assert loads(r["a"]) == {"y": {"z": 2}} and r["b"] == "1"

@@ -13,6 +13,8 @@ Boolean, so this evaluator returns what can be stored and prints the same).
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from typing import Any, List
@@ -34,8 +36,15 @@ def _load(v: Any) -> Any:
         return v
     if type(v) in (int, float):
         return v
+    return _parse(v)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> Any:
+    """json.loads, remembered: calculated fields read the same _raw and payload again and again
+    (callers never modify what comes back)."""
     try:
-        return json.loads(v, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant)
     except ValueError:
         return _BAD
 
@@ -173,6 +182,32 @@ def json_array_to_mv(j: Any, keep_quotes: Any = False) -> Any:
     return normalize(out)
 
 
+def json_delete(j: Any, *keys: Any) -> Any:
+    """json_delete(<object>, <keys>): the object without those keys, as a new object. Keys are
+    a comma-separated list or one JSON array; a dotted key names a nested key ("deleting key
+    names that contain the dot character ( . ) is not supported"); "Array indexing is not
+    supported". Not an object: null (silent in the reference)."""
+    obj = _load(j)
+    if not isinstance(obj, dict) or not keys or any(k is None for k in keys):
+        return None
+    names: List[str] = []
+    for k in keys:
+        arr = _load(k) if fmt(k)[:1] == "[" else _BAD
+        if isinstance(arr, list):
+            names.extend(fmt(x) for x in arr)
+        else:
+            names.append(fmt(k))
+    out = copy.deepcopy(obj)
+    for name in names:
+        *parents, last = name.split(".")
+        cur = out
+        for part in parents:
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if isinstance(cur, dict):
+            cur.pop(last, None)
+    return _text(out)
+
+
 def json_valid(j: Any) -> Any:
     """TRUE when the value parses as JSON, else FALSE (null stays null)."""
     if j is None:
@@ -232,6 +267,7 @@ JSON_FUNCTIONS = {
     "json": (1, 1, json_value),
     "json_array": (0, None, json_array),
     "json_array_to_mv": (1, 2, json_array_to_mv),
+    "json_delete": (2, None, json_delete),
     "json_extract": (1, None, json_extract),
     "json_extract_exact": (1, None, json_extract_exact),
     "json_has_key_exact": (2, 2, json_has_key_exact),
