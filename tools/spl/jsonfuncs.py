@@ -68,7 +68,8 @@ def _native(obj: Any) -> Any:
     return _text(obj)
 
 
-def _parse_path(path: str) -> List[tuple]:
+@functools.lru_cache(maxsize=256)
+def _parse_path(path: str) -> tuple:
     """`a.b{1}.c`, `{2}.Bridges{0}.length`, `{}.Bridges{}.name` -> steps: ("key", name),
     ("index", n), ("each",). The reference's examples use `.` between keys and `{n}`/`{}` on
     arrays; a key that contains a dot cannot be named (its note on json_extract)."""
@@ -84,10 +85,10 @@ def _parse_path(path: str) -> List[tuple]:
             steps.append(("index", int(m.group(2))) if m.group(2) else ("each",))
     if pos != len(path):
         raise SplError("json_extract: cannot parse path %r" % path)
-    return steps
+    return tuple(steps)
 
 
-def _walk(obj: Any, steps: List[tuple]):
+def _walk(obj: Any, steps: tuple):
     """(matches, fanned_out): `{}` over an array visits every element and makes the result a
     JSON array (reference examples 4-6); `{}` on an object is the object itself (example 1);
     `{n}` works only on an array (example 2: "only works when the <path> maps to a JSON array")."""
@@ -124,6 +125,8 @@ def json_extract(j: Any, *paths: Any) -> Any:
     json_extract(<json>, <path>, <path>, ...) "Extracts all of the paths from <json> and returns
     it as a JSON array" (silent on a path that matches nothing: it is null in that array here).
     Invalid JSON gives null."""
+    if type(j) is str and len(paths) == 1 and type(paths[0]) is str:
+        return _extract_one(j, paths[0])
     obj = _load(j)
     if obj is _BAD:
         return None
@@ -136,10 +139,20 @@ def json_extract(j: Any, *paths: Any) -> Any:
     return _text([_at_path(obj, fmt(p)) for p in paths])
 
 
+@functools.lru_cache(maxsize=1024)
+def _extract_one(text: str, path: str) -> Any:
+    """json_extract(<json text>, <path>), remembered: calculated fields ask the same payload for
+    the same paths (the same answer object then hits _parse's cache by identity)."""
+    obj = _parse(text)
+    return None if obj is _BAD else _native(_at_path(obj, path))
+
+
 def json_extract_exact(j: Any, *keys: Any) -> Any:
     """Like json_extract, but each key is a literal top-level key: "does not support explicitly
     nested paths", so `json_extract_exact(x, "system.splunk.path")` reads the key
     "system.splunk.path". Several keys give a JSON array (null where a key is absent)."""
+    if type(j) is str and len(keys) == 1 and type(keys[0]) is str:
+        return _extract_exact_one(j, keys[0])
     obj = _load(j)
     if obj is _BAD:
         return None
@@ -153,6 +166,12 @@ def json_extract_exact(j: Any, *keys: Any) -> Any:
     if len(keys) == 1:
         return _native(one(keys[0]))
     return _text([one(k) for k in keys])
+
+
+@functools.lru_cache(maxsize=256)
+def _extract_exact_one(text: str, key: str) -> Any:
+    obj = _parse(text)
+    return _native(obj.get(key)) if isinstance(obj, dict) else None
 
 
 def json_keys(j: Any) -> Any:
