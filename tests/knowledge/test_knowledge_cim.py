@@ -191,3 +191,33 @@ def test_command_line_run_sees_the_same_fields(tmp_path):
     assert rows["login.failed"]["action"] == "failure" and rows["login.failed"]["tag"] == "authentication"
     assert rows["invite.sent"]["eventtype"] == "openai_audit_account_management"
     assert sorted(rows["tunnel.deleted"]["tag"]) == ["audit", "change", "network"]
+
+
+def test_large_and_deep_payloads_keep_their_fields(app):
+    """The payload is read with JSON functions, not regexes: a role with hundreds of permissions,
+    a certificate with its PEM and a payload nested ten levels deep keep object_id, object and
+    object_attrs (the regexes they replace stopped at PCRE's depth limit, ~550 bytes)."""
+    from tools.openai_api_sim.generator import make_event
+    perms = ["api.project.%s.%d" % (verb, i) for i in range(100) for verb in ("read", "write")]
+    role = make_event("role.updated", seed=1, effective_at=1764100800, payload={
+        "id": "role_big", "changes_requested": {"role_name": "platform-admin", "permissions_added": perms,
+                                                "permissions_removed": perms[:50], "description": "x" * 2000}})
+    pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(["MIIB" + "A" * 60] * 120) + "\n-----END CERTIFICATE-----\n"
+    cert = make_event("certificate.deleted", seed=1, effective_at=1764100800,
+                      payload={"id": "cert_big", "name": "mtls-edge", "certificate": pem})
+    deep = {"leaf": "x"}
+    for level in range(10):
+        deep = {"level%d" % level: deep}
+    nested = make_event("workload_identity_provider.updated", seed=1, effective_at=1764100800,
+                        payload={"id": "wip_deep", "changes_requested": {"name": "gh", "claims": deep}})
+    assert len(json.dumps(role)) > 8000 and len(json.dumps(cert)) > 7000
+    row = app.extract(role)
+    assert (row["object_id"], row["object"]) == ("role_big", "platform-admin")
+    assert sorted(values(row["object_attrs"])) == ["description", "permissions_added", "permissions_removed",
+                                                  "role_name"]
+    row = app.extract(cert)
+    assert (row["object_id"], row["object"]) == ("cert_big", "mtls-edge")
+    assert sorted(values(row["object_attrs"])) == ["certificate", "name"]
+    row = app.extract(nested)
+    assert (row["object_id"], row["object"]) == ("wip_deep", "wip_deep")
+    assert sorted(values(row["object_attrs"])) == ["claims", "name"]

@@ -272,3 +272,14 @@ def test_sample_conf_describes_every_sample_file():
         raw = (SAMPLES_DIR / name).read_text(encoding="utf-8")
         stamped = re.findall(st["token.0.token"], raw)
         assert stamped and len(stamped) == raw.count('"effective_at"'), name
+
+
+def test_no_regex_reads_the_payload(props):
+    """PCRE's MATCH_LIMIT / DEPTH_LIMIT (props.conf) cap a regex's work on a large event; the
+    payload is read with the JSON eval functions instead, so the only regexes of the search-time
+    knowledge are match()/replace() over the short `type` field."""
+    assert not [k for k in props if k.startswith(("EXTRACT-", "REPORT-"))]
+    for key, expr in props.items():
+        if key.startswith("EVAL-"):
+            for func, arg in re.findall(r"\b(match|replace)\(\s*([^,]+),", expr):
+                assert arg.strip() == "type", (key, func, arg)
