@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from tools.spl.conf import parse_conf_file
+from tools.spl.evalexpr import Context, Expr
 
 DATA_MODELS_DIR = Path(__file__).resolve().parent / "data_models"
 EMPTY_VALUES = ["", "-", "unknown", "null", "(null)"]  # cim_tests/data_set.py
@@ -102,7 +103,6 @@ def run(app, events) -> dict:
     searches through tools/spl, the validity expressions from its eval. Returns {"rows": {id:
     extracted fields}, "tagged": {dataset key: set of ids}, "failures": {(dataset key, field):
     {id: reason}}, "selected": {(dataset key, field): ids the test looked at}}."""
-    from tools.spl.evalexpr import Context, Expr
     app.clear_events()
     app.index_events(events)
     rows = {ev["id"]: app.extract(ev) for ev in events}
