@@ -116,11 +116,10 @@ def test_normalized_fields_follow_the_documented_rules(app, generated_events, ex
         assert row.get("reason") == ((payload or {}).get("error_message") if failed else None), t
         if payload and "id" in payload:
             assert row["object_id"] == payload["id"], t
-        # object_attrs: keys of changes_requested, else of data, else of the payload without id,
-        # else the payload's keys (its id).
+        # object_attrs: keys of changes_requested, else of data, else of the payload.
         cr, data = (payload or {}).get("changes_requested"), (payload or {}).get("data")
         attrs = (list(cr) if isinstance(cr, dict) else []) or (list(data) if isinstance(data, dict) else []) \
-            or [k for k in (payload or {}) if k != "id"] or list(payload or {})
+            or list(payload or {})
         assert sorted(values(row["object_attrs"])) == sorted(attrs or ["unknown"]), t
         assert (row["object_category"] == "user") == (exact_map.get(t, {}).get("cim_dataset") == "Account_Management"), t
         if t in exact_map:
@@ -217,7 +216,7 @@ def test_large_and_deep_payloads_keep_their_fields(app):
                                                   "role_name"]
     row = app.extract(cert)
     assert (row["object_id"], row["object"]) == ("cert_big", "mtls-edge")
-    assert sorted(values(row["object_attrs"])) == ["certificate", "name"]
+    assert sorted(values(row["object_attrs"])) == ["certificate", "id", "name"]
     row = app.extract(nested)
     assert (row["object_id"], row["object"]) == ("wip_deep", "wip_deep")
     assert sorted(values(row["object_attrs"])) == ["claims", "name"]

@@ -283,3 +283,19 @@ def test_no_regex_reads_the_payload(props):
         if key.startswith("EVAL-"):
             for func, arg in re.findall(r"\b(match|replace)\(\s*([^,]+),", expr):
                 assert arg.strip() == "type", (key, func, arg)
+
+
+# The JSON functions of Splunk 9.0's Search Reference (Evaluation functions > JSON functions); the
+# add-on supports Splunk 9.x, and later ones (json_delete, json_entries, json_has_key_exact) are not
+# in 9.0.
+SPLUNK_9_0_JSON_FUNCTIONS = {"json_object", "json", "json_append", "json_array", "json_array_to_mv",
+                             "json_extend", "json_extract", "json_extract_exact", "json_keys", "json_set",
+                             "json_set_exact", "json_valid"}
+
+
+def test_json_functions_exist_in_splunk_9_0(props):
+    used = set()
+    for key, expr in props.items():
+        if key.startswith("EVAL-"):
+            used |= set(re.findall(r"\b(json\w*)\(", expr))
+    assert used and used <= SPLUNK_9_0_JSON_FUNCTIONS, used - SPLUNK_9_0_JSON_FUNCTIONS
