@@ -19,13 +19,15 @@ its eval, on each event's fields (with a multivalue field joined by newlines, as
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from tools.spl.conf import parse_conf_file
 from tools.spl.evalexpr import Context, Expr
+from tools.spl.searchexpr import SearchExpr
 
 DATA_MODELS_DIR = Path(__file__).resolve().parent / "data_models"
 EMPTY_VALUES = ["", "-", "unknown", "null", "(null)"]  # cim_tests/data_set.py
@@ -54,6 +56,7 @@ class Dataset:
         return any(set(group) <= set(tags) for group in self.tags)
 
 
+@functools.lru_cache(maxsize=None)
 def load_models() -> List[Dataset]:
     roots = []
     for path in sorted(DATA_MODELS_DIR.glob("*.json")):
@@ -74,6 +77,7 @@ def mapped_datasets(roots: List[Dataset], tags) -> List[Dataset]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def tag_stanzas(app_dir: Path) -> Dict[str, List[str]]:
     tags = parse_conf_file(str(app_dir / "default" / "tags.conf"))
     return {stanza: sorted(t for t, v in keys.items() if v == "enabled")
@@ -97,6 +101,36 @@ def validity_expression(field: dict) -> str:
     return "if(%s, %s, null())" % (" AND ".join(predicates), validity)
 
 
+def tested_fields(ds: Dataset):
+    return [f for f in ds.fields if f.get("type", "required") in TESTED_TYPES]
+
+
+@functools.lru_cache(maxsize=None)
+def _validity(expr_text: str) -> Expr:
+    return Expr(expr_text, Context(now=0.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _search(text: str) -> SearchExpr:
+    return SearchExpr(text, 0.0)
+
+
+def field_failure(row: dict, field: dict) -> Optional[str]:
+    """Why one event fails one field test (None when it passes): missing, multivalue, invalid."""
+    name = field["name"]
+    vals = row.get(name)
+    n = 0 if vals is None else len(vals) if isinstance(vals, list) else 1
+    if n == 0:
+        return "missing"
+    if n > 1 and not field.get("multi_value"):
+        return "multivalue %r" % (vals,)
+    if n > 1:
+        row = dict(row, **{name: "\n".join(vals)})  # | nomv <field>
+    if _validity(validity_expression(field))(row) is None:
+        return "invalid %r" % (vals,)
+    return None
+
+
 def run(app, events) -> dict:
     """Index `events` (audit log objects, each with a unique id) into `app` and run every field
     test: the events of each dataset (and of each conditional field's condition) come from
@@ -106,7 +140,6 @@ def run(app, events) -> dict:
     app.clear_events()
     app.index_events(events)
     rows = {ev["id"]: app.extract(ev) for ev in events}
-    ctx = Context(now=0.0)
     roots = load_models()
     tagged: Dict[str, set] = {}
     failures: Dict[tuple, Dict[str, str]] = {}
@@ -120,33 +153,44 @@ def run(app, events) -> dict:
             base = BASE + "".join(" | search %s" % d.constraint for d in ds.path if d.constraint)
             base += " | search %s" % stanza
             tagged.setdefault(ds.key, set()).update(ids_of(base))
-            for field in ds.fields:
-                if field.get("type", "required") not in TESTED_TYPES:
-                    continue
-                name = field["name"]
-                key = (ds.key, name)
+            for field in tested_fields(ds):
+                key = (ds.key, field["name"])
                 ids = ids_of(base + " | search %s" % field["condition"]) if field.get("condition") else ids_of(base)
                 selected.setdefault(key, set()).update(ids)
-                valid = Expr(validity_expression(field), ctx)
                 for i in ids:
-                    row = dict(rows[i])
-                    vals = row.get(name)
-                    n = 0 if vals is None else len(vals) if isinstance(vals, list) else 1
-                    if field.get("multi_value") and n > 1:
-                        row[name] = "\n".join(vals)  # | nomv <field>
-                    if n == 0:
-                        reason = "missing"
-                    elif n > 1 and not field.get("multi_value"):
-                        reason = "multivalue %r" % (vals,)
-                    elif valid(row) is None:
-                        reason = "invalid %r" % (vals,)
-                    else:
-                        continue
-                    failures.setdefault(key, {})[i] = reason
+                    reason = field_failure(rows[i], field)
+                    if reason:
+                        failures.setdefault(key, {})[i] = reason
     for key, ids in tagged.items():
         if not ids:
             failures[(key, NO_EVENTS)] = {}
     return {"rows": rows, "tagged": tagged, "failures": failures, "selected": selected}
+
+
+def row_failures(row: dict, app_dir: Path) -> List[tuple]:
+    """The field tests of run() for one event's fields, with its tag stanzas and the datasets'
+    constraints and conditions evaluated on the event itself: [(dataset key, field, reason)]."""
+    out = []
+    roots = load_models()
+    for stanza, tags in tag_stanzas(app_dir).items():
+        if not _search(stanza)(row):
+            continue
+        for ds in mapped_datasets(roots, tags):
+            if not all(_search(d.constraint)(row) for d in ds.path if d.constraint):
+                continue
+            for field in tested_fields(ds):
+                if field.get("condition") and not _search(field["condition"])(row):
+                    continue
+                reason = field_failure(row, field)
+                if reason and (ds.key, field["name"], reason) not in out:
+                    out.append((ds.key, field["name"], reason))
+    return out
+
+
+def excused(row: dict, failure: tuple, exceptions: List[dict]) -> bool:
+    """Whether a row of the exceptions table covers this failure of this event."""
+    return any(e["dataset"] == failure[0] and e["field"] == failure[1] and e["events"]
+               and _search(e["events"])(row) for e in exceptions)
 
 
 # ------------------------------------------------------------------ the exceptions table
