@@ -40,3 +40,12 @@ def generated_events():
         reordered.append(({"_raw": json.dumps(ev, sort_keys=True), "_time": ev["effective_at"]}, ev))
     rng.shuffle(reordered)
     return events, reordered
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The CIM figure of test_knowledge_cim_definitions.py: events valid / tagged, per dataset."""
+    from tests.knowledge.cim_definitions import FIGURES
+    if FIGURES:
+        terminalreporter.write_sep("-", "CIM data-model definitions")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
