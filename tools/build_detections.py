@@ -60,6 +60,16 @@ MITRE_RE = re.compile(r"^T\d{4}(\.\d{3})?$")
 CRON_PERIOD = {"*/5 * * * *": 5, "*/15 * * * *": 15}
 # tokens ES fills in itself in drilldowns
 BUILTIN_TOKENS = {"info_min_time", "info_max_time"}
+# What ES does with a result of each detection type, the ESCU way: TTPs raise a notable and add risk,
+# anomalies only add risk (the risk correlation raises the notable), the data-health hunting search is
+# a plain alert, and the risk correlation raises a notable from the risk index.
+NOTABLE_TYPES = ("TTP", "Correlation")
+RISK_TYPES = ("TTP", "Anomaly")
+BACKFILL_MACRO = "openai_audit_skip_backfill"
+ROW_RISK_MACRO = "openai_audit_row_risk_score"
+# Drilldowns run hours after the notable: no index-time window, nothing relative to when they run.
+DRILLDOWN_FORBIDDEN = ("_index_earliest", "_index_latest", "now()", "relative_time(", "%original_detection_search%")
+ACTOR_MATCH = '(src_user="$user$" OR user="$user$")'
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 REQUIRED = ("name", "id", "version", "date", "author", "status", "type", "data_source", "description",
@@ -168,6 +178,20 @@ def split_pipeline(search: str) -> list:
 MACRO_RE = re.compile(r"`([A-Za-z_][\w.-]*)(?:\(([^`]*)\))?`")
 LOOKUP_RE = re.compile(r"\|\s*(?:lookup|inputlookup|outputlookup)\s+(?:[a-z_]+=\S+\s+)*([\w.-]+)")
 TOKEN_RE = re.compile(r"\$([A-Za-z_][\w.]*)\$")
+TOKEN_NAME_RE = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+def dollar_problems(text: str) -> list:
+    """ES reads every `$` of a notable field or drilldown as a token delimiter, pairing them in order:
+    the text between each pair must be a field name, and the count must be even."""
+    parts = str(text).split("$")
+    problems = []
+    if len(parts) % 2 == 0:
+        problems.append("an unpaired $ in %r" % text[:80])
+    for inner in parts[1:-1:2]:
+        if not TOKEN_NAME_RE.match(inner):
+            problems.append("$%s$ is not a token (ES pairs every $)" % inner[:40])
+    return problems
 
 
 def _eval_targets(args: str) -> list:
@@ -230,6 +254,8 @@ def output_fields(search: str) -> set:
                 for m in re.finditer(r"([\w.]+)(?:\s+AS\s+([\w.]+))?", out.group(1), flags=re.I):
                     if m.group(1).upper() != "AS":
                         fields.add(m.group(2) or m.group(1))
+        elif cmd.startswith("`%s(" % ROW_RISK_MACRO):
+            fields.add("risk_score")
         elif cmd.startswith("fields "):
             rest = cmd[7:].strip()
             if rest.startswith("-"):
@@ -251,8 +277,9 @@ def index_window_minutes(search: str):
 
 
 def new_window_minutes(search: str):
-    """The start of the 'new events' window a search compares _indextime with, in minutes."""
-    starts = set(int(x) for x in re.findall(r'relative_time\(now\(\), "-(\d+)m@m"\)', search))
+    """The start of the 'new events' window a search compares _indextime with, in minutes (relative
+    to the end of the search's time range, which addinfo gives as info_max_time)."""
+    starts = set(int(x) for x in re.findall(r'relative_time\(info_max_time, "-(\d+)m@m"\)', search))
     return starts
 
 
@@ -360,6 +387,13 @@ def validate_project(project: dict) -> list:
             if period and window and start - window[1] != period:
                 errors.append("%s: new-event window -%dm@m..-%dm@m does not match the %d-minute schedule"
                               % (where, start, window[1], period))
+        # One time base: the run's time range. A scheduled run covers the range of its scheduled time
+        # even when dispatched late, while now() is when it started (see docs/detections.md).
+        if re.search(r"\b(now|time)\(\)", search):
+            errors.append("%s: now() is when the search started, not its scheduled time range: use addinfo's "
+                          "info_max_time" % where)
+        if "info_m" in search and not re.search(r"\|\s*addinfo\b", search):
+            errors.append("%s: info_min_time/info_max_time need | addinfo" % where)
         if "_index_latest=" not in search:
             errors.append("%s: the search must bound _indextime with _index_latest" % where)
         if period and period < 60 and not window and not starts:
@@ -374,6 +408,9 @@ def validate_project(project: dict) -> list:
             errors.append("%s: type must be one of %s" % (where, DETECTION_TYPES))
         if det["status"] not in STATUSES:
             errors.append("%s: status must be one of %s" % (where, STATUSES))
+        if det["type"] in RISK_TYPES and not first.startswith("`openai_audit` `%s`" % BACKFILL_MACRO):
+            errors.append("%s: a TTP or Anomaly search starts with `openai_audit` `%s` (backfilled events are "
+                          "not new activity)" % (where, BACKFILL_MACRO))
         filter_macro = "`%s_filter`" % snake(name)
         if not re.search(r"\|\s*%s\s*$" % re.escape(filter_macro), search):
             errors.append("%s: the search must end with | %s" % (where, filter_macro))
@@ -407,7 +444,12 @@ def validate_project(project: dict) -> list:
             produced = None
         rba = det.get("rba")
         notable = (det.get("deployment") or {}).get("notable") or {}
-        if det["type"] in ("TTP", "Anomaly"):
+        if rba and produced is not None and "severity" in produced:
+            base = rba.get("risk_objects", [{}])[0].get("score")
+            if "`%s(%s)`" % (ROW_RISK_MACRO, base) not in search:
+                errors.append("%s: rows with their own severity end with | `%s(%s)` so that an elevated row "
+                              "adds more risk" % (where, ROW_RISK_MACRO, base))
+        if det["type"] in RISK_TYPES:
             if not rba or not rba.get("risk_objects"):
                 errors.append("%s: TTP and Anomaly detections write risk on at least one risk object" % where)
         if rba:
@@ -439,6 +481,13 @@ def validate_project(project: dict) -> list:
         title_tokens = TOKEN_RE.findall(notable.get("rule_title", ""))
         if rba and "user" not in title_tokens:
             errors.append("%s: the notable title must name the actor ($user$)" % where)
+        dollar_texts = [("notable %s" % k, str(notable.get(k, ""))) for k in ("rule_title", "rule_description", "next_steps")]
+        dollar_texts += [("rba.message", (rba or {}).get("message", ""))]
+        for dd in det["drilldown_searches"]:
+            dollar_texts += [("drilldown %r" % dd.get("name"), dd.get(k, "")) for k in ("name", "search", "earliest_offset", "latest_offset")]
+        for what, text in dollar_texts:
+            for problem in dollar_problems(text):
+                errors.append("%s: %s: %s" % (where, what, problem))
         if produced is not None:
             for key in ("rule_title", "rule_description", "next_steps"):
                 for f in TOKEN_RE.findall(str(notable.get(key, ""))):
@@ -448,16 +497,30 @@ def validate_project(project: dict) -> list:
                 for f in TOKEN_RE.findall(dd.get("name", "") + " " + dd.get("search", "")):
                     if f not in produced and f not in BUILTIN_TOKENS:
                         errors.append("%s: drilldown token $%s$ is not produced by the search" % (where, f))
-        if len(det["drilldown_searches"]) < 2 or not any(
-                "%original_detection_search%" in dd.get("search", "") for dd in det["drilldown_searches"]):
-            errors.append("%s: at least two drilldowns, one of them on %%original_detection_search%%" % where)
-        throttling = tags.get("throttling") or {}
-        if not throttling.get("fields") or not re.match(r"^\d+[smh]$", str(throttling.get("period", ""))):
-            errors.append("%s: tags.throttling needs fields and a period like 3600s" % where)
-        elif produced is not None:
-            for f in throttling["fields"]:
-                if f not in produced:
-                    errors.append("%s: throttling field %r is not produced by the search" % (where, f))
+        if len(det["drilldown_searches"]) < 2:
+            errors.append("%s: at least two drilldowns" % where)
+        for dd in det["drilldown_searches"]:
+            for bad in DRILLDOWN_FORBIDDEN:
+                if bad in dd.get("search", ""):
+                    errors.append("%s: drilldown %r uses %s: it must give the same answer when run hours later"
+                                  % (where, dd.get("name"), bad))
+            if "$user$" in dd.get("search", "") and "datamodel Risk" not in dd["search"] and ACTOR_MATCH not in dd["search"]:
+                errors.append("%s: drilldown %r must match the actor as %s (account-management events put the "
+                              "account changed in user)" % (where, dd.get("name"), ACTOR_MATCH))
+        throttling = tags.get("throttling")
+        if throttling is not None:
+            if not throttling.get("fields") or not re.match(r"^\d+[smh]$", str(throttling.get("period", ""))):
+                errors.append("%s: tags.throttling needs fields and a period like 3600s" % where)
+            elif produced is not None:
+                for f in throttling["fields"]:
+                    if f not in produced:
+                        errors.append("%s: throttling field %r is not produced by the search" % (where, f))
+            # Suppression keyed on the actor alone hides the actor's next, different event.
+            if det["type"] != "Correlation" and throttling.get("fields") and (
+                    not set(throttling["fields"]) - {"user", "src", "src_user"}
+                    or ("severity" in (produced or ()) and "severity" not in throttling["fields"])):
+                errors.append("%s: throttling on %s would hide a different event: throttle on the object or "
+                              "event id (and severity) or not at all" % (where, throttling["fields"]))
         kinds = set()
         for test in det["tests"]:
             for data in test.get("attack_data", []):
@@ -534,6 +597,20 @@ def notable_severity(det: dict) -> str:
     return severity_for(max(ro["score"] for ro in det["rba"]["risk_objects"]))
 
 
+def suppression(det: dict) -> list:
+    """Alert suppression (savedsearches.conf alert.suppress*; ES's notable throttling is the same keys).
+
+    A result is suppressed when a result with the same values of alert.suppress.fields triggered within
+    alert.suppress.period. Per-event and threshold searches judge each event once through their
+    index-time windows, so they need none; keyed on the actor alone it would hide the actor's next,
+    different event (a critical follow-up after a high)."""
+    throttling = det["tags"].get("throttling")
+    if not throttling:
+        return [("alert.suppress", 0)]
+    return [("alert.suppress", 1), ("alert.suppress.fields", ",".join(throttling["fields"])),
+            ("alert.suppress.period", throttling["period"])]
+
+
 def render_detection(det: dict) -> str:
     name = stanza_name(det)
     search = one_line(det["search"])
@@ -541,10 +618,10 @@ def render_detection(det: dict) -> str:
     notable = det["deployment"]["notable"]
     tags = det["tags"]
     severity = notable_severity(det)
+    raises_notable = det["type"] in NOTABLE_TYPES
     published = datetime.combine(date.fromisoformat(str(det["date"])), datetime.min.time(),
                                  tzinfo=timezone.utc).timestamp()
-    drilldowns = [{"name": dd["name"],
-                   "search": one_line(dd["search"]).replace("%original_detection_search%", search),
+    drilldowns = [{"name": dd["name"], "search": one_line(dd["search"]),
                    "earliest_offset": dd["earliest_offset"], "latest_offset": dd["latest_offset"]}
                   for dd in det["drilldown_searches"]]
     pairs = [
@@ -554,14 +631,13 @@ def render_detection(det: dict) -> str:
         ("counttype", "number of events"),
         ("relation", "greater than"),
         ("quantity", 0),
-        # Plain Splunk: one triggered alert per result row, throttled on the row's key fields.
-        ("alert.track", 1),
+        # Plain Splunk: TTPs and the data-health search raise one triggered alert per result row;
+        # anomalies feed ES's risk index and are not alerts on their own.
+        ("alert.track", 1 if det["type"] != "Anomaly" else 0),
         ("alert.severity", ALERT_SEVERITY[severity]),
         ("alert.digest_mode", 0),
-        ("alert.suppress", 1),
-        ("alert.suppress.fields", ",".join(tags["throttling"]["fields"])),
-        ("alert.suppress.period", tags["throttling"]["period"]),
-        # Enterprise Security: correlation search, notable and risk.
+    ] + suppression(det) + [
+        # Enterprise Security: correlation search, notable (TTP and the risk correlation) and risk.
         ("action.correlationsearch.enabled", 1),
         ("action.correlationsearch.detection_type", "ebd"),
         ("action.correlationsearch.label", name),
@@ -569,17 +645,22 @@ def render_detection(det: dict) -> str:
         ("action.correlationsearch.metadata", _json({
             "detection_id": str(det["id"]), "deprecated": "0", "detection_version": str(det["version"]),
             "publish_time": published})),
-        ("action.notable", 1),
+        # The notable fields ship for every search, so that turning a risk-only search's notable on
+        # in Content Management gives it a title, drilldowns and next steps.
+        ("action.notable", 1 if raises_notable else 0),
         ("action.notable.param.rule_title", one_line(notable["rule_title"])),
         ("action.notable.param.rule_description", one_line(notable["rule_description"])),
         ("action.notable.param.security_domain", tags["security_domain"]),
         ("action.notable.param.severity", severity),
-        ("action.notable.param.nes_fields", ",".join(tags["throttling"]["fields"])),
         ("action.notable.param.drilldown_searches", _json(drilldowns)),
         ("action.notable.param.next_steps", _json({"version": 1, "data": str(notable["next_steps"]).strip()})),
     ]
+    if tags.get("throttling"):
+        pairs.append(("action.notable.param.nes_fields", ",".join(tags["throttling"]["fields"])))
     rba = det.get("rba")
-    if rba:
+    if rba and det["type"] in RISK_TYPES:
+        # contentctl's form: one entry per risk object with its score, one per threat object. A row
+        # that carries risk_score (rows with their own severity) adds that score instead.
         risk = [{"risk_object_field": ro["field"], "risk_object_type": ro["type"], "risk_score": ro["score"]}
                 for ro in rba["risk_objects"]]
         risk += [{"threat_object_field": to["field"], "threat_object_type": to["type"]}
