@@ -192,6 +192,7 @@ EXPECTED = {
     "openai_risk_threshold_exceeded_for_user": [
         {"user": A, "risk_score": "164", "risk_score_before": "92", "detection_count": "3"},
         {"user": B, "risk_score": "60", "detection_count": "3", "detection_count_before": "2"},
+        {"user": C, "risk_score": "150", "risk_score_before": "60", "detection_count": "2"},
     ],
     "openai_audit_log_collection_gap": [
         {"source": "openai_audit:acme", "gap_hours": "6.5", "gap_state": "open", "firstTime": str(NOW - 6 * 3600 - 1800)},
