@@ -831,17 +831,44 @@ def _lookups_of(det: dict) -> list:
     return sorted(set(LOOKUP_RE.findall(one_line(det["search"]))))
 
 
+ES_RESULT = {"TTP": "notable + risk", "Anomaly": "risk only", "Hunting": "alert only (no risk: no actor)",
+             "Correlation": "notable (from the risk index)"}
+
+
+def _suppressed_by(det: dict) -> str:
+    throttling = det["tags"].get("throttling")
+    if throttling:
+        return "same %s within %s" % (" + ".join(throttling["fields"]), throttling["period"])
+    return "none (each event judged once)"
+
+
+def _admin_fills(det: dict, lookup_defs: dict) -> str:
+    fills = []
+    for name in _lookups_of(det):
+        lk = lookup_defs.get(name)
+        if lk is None:
+            continue
+        if lk.get("collection"):
+            fills.append("baseline `%s` (enable and seed)" % name)
+        else:
+            fills.append("`%s`" % name)
+    return ", ".join(fills) or "-"
+
+
 def render_docs_table(project: dict) -> str:
-    rows = ["| Detection | What it catches | Lookups to fill / baselines | MITRE ATT&CK | Type | Schedule |",
-            "|---|---|---|---|---|---|"]
+    lookup_defs = {lk["name"]: lk for lk in project["lookups"]}
+    rows = ["| Detection | What it catches | Type | With ES | Plain Splunk | Suppressed by | Admin must fill "
+            "| MITRE ATT&CK | Schedule |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for det in sorted(project["detections"], key=lambda d: d["name"]):
         first_sentence = one_line(det["description"]).split(". ")[0].rstrip(".") + "."
         cron = det["deployment"]["scheduling"]["cron_schedule"]
         schedule = {"*/5 * * * *": "every 5 min", "*/15 * * * *": "every 15 min"}.get(cron, "hourly (%s)" % cron)
-        rows.append("| %s | %s | %s | %s | %s | %s |" % (
-            det["name"], first_sentence.replace("|", "\\|"),
-            ", ".join(_lookups_of(det)) or "-",
-            ", ".join(det["tags"].get("mitre_attack_id") or []) or "-", det["type"], schedule))
+        rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            det["name"], first_sentence.replace("|", "\\|"), det["type"], ES_RESULT[det["type"]],
+            "no alert (risk input)" if det["type"] == "Anomaly" else "triggered alert",
+            _suppressed_by(det), _admin_fills(det, lookup_defs),
+            ", ".join(det["tags"].get("mitre_attack_id") or []) or "-", schedule))
     return "\n".join(rows) + "\n"
 
 
