@@ -245,3 +245,19 @@ def test_the_macro_can_judge_backfill_too():
     sched = Scheduler(events)
     sched.app.macros["openai_audit_skip_backfill"]["definition"] = "source=*"
     assert sched.run(NOW - HOUR, NOW, only=[name]).notables[name] == 1
+
+
+def test_addinfo_gives_the_scheduled_range_and_now_the_start():
+    """What the windows rely on, in the evaluator: a run scheduled at T and started later keeps T as
+    its time range (addinfo info_max_time, the _index_* modifiers), while now() is its start."""
+    from tools.spl import App
+    app = App.load(str(ROOT / "package"))
+    row = app.search('| makeresults | addinfo | eval n=now(), boundary=relative_time(info_max_time, "-20m@m")',
+                     now=NOW, earliest="-24h", latest="now", started=NOW + 240)[0]
+    assert (row["info_min_time"], row["info_max_time"], row["info_search_time"]) == (
+        "%d.000" % (NOW - 86400), "%d.000" % NOW, "%d.000" % (NOW + 240))
+    assert row["n"] == str(NOW + 240) and row["boundary"] == str(NOW - 20 * 60)
+    # all time: Splunk reports +Infinity, and a boundary relative to it is null
+    row = app.search("| makeresults | addinfo | eval b=relative_time(info_max_time, \"-1h\")", now=NOW,
+                     all_time=True)[0]
+    assert row["info_max_time"] == "+Infinity" and "b" not in row
