@@ -20,16 +20,14 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from benign_org import DAY_START, USERS, benign_day  # noqa: E402
+from benign_org import DAY_START  # noqa: E402
 from build_samples import (  # noqa: E402
     ALICE, BOB, CAROL, DE_IP, HOME_IP, HQ_IP, HOUR, MIN, NOW, PROD_CHAT, ev, sess)
-from scheduler import Scheduler, cron_ticks  # noqa: E402
+from scheduler import FIRST_SEEN, Scheduler, benign_figure, cron_ticks  # noqa: E402
 
 ROOT = HERE.parents[1]
 DETECTIONS = {yaml.safe_load(p.read_text())["name"]: yaml.safe_load(p.read_text())
               for p in sorted((ROOT / "detections").glob("*.yml"))}
-FIRST_SEEN = ("OpenAI Login from New Country or ASN", "OpenAI Sensitive Change from Unseen TLS Fingerprint",
-              "OpenAI Multiple TLS Fingerprints for One User")
 
 
 def rule(name: str) -> str:
@@ -49,18 +47,11 @@ def test_cron_ticks_follow_the_five_fields():
 
 # ----------------------------------------------------------------------------- the benign day
 
-@pytest.fixture(scope="module")
-def benign():
-    sched = Scheduler(benign_day())
-    return sched, sched.run(DAY_START, DAY_START + 86400)
-
-
-def test_benign_organisation_day(benign, capsys):
-    sched, report = benign
+def test_benign_organisation_day(capsys):
+    sched, report, figure = benign_figure()
     detections = [n for n in sched.searches() if not sched.app.is_baseline(n)]
     with capsys.disabled():
-        print("\n" + report.table("Benign %d-user organisation, one day, detections enabled at install "
-                                  "without seeded baselines (%d scheduled runs)" % (USERS, report.runs), detections))
+        print("\n" + figure)
     by_name = {rule(n): d for n, d in DETECTIONS.items()}
     for name in detections:
         det = by_name[name]
@@ -261,3 +252,18 @@ def test_addinfo_gives_the_scheduled_range_and_now_the_start():
     row = app.search("| makeresults | addinfo | eval b=relative_time(info_max_time, \"-1h\")", now=NOW,
                      all_time=True)[0]
     assert row["info_max_time"] == "+Infinity" and "b" not in row
+
+
+def test_the_backfill_source_is_the_accounts_own_for_the_collection_gap():
+    """The backfill ends as normal collection starts: the account is not silent, so no gap."""
+    backfill = _indexed([ev("login.succeeded", -8 * HOUR, actor=sess(CAROL, HQ_IP), payload={})], lag=0)
+    backfill[0]["_indextime"] = NOW - 7 * HOUR
+    backfill[0]["_source"] = "openai_audit:acme:backfill"
+    live = _indexed([ev("login.succeeded", -7 * HOUR + 1800 * i, actor=sess(CAROL, HQ_IP), payload={})
+                     for i in range(14)], lag=60)
+    name = rule("OpenAI Audit Log Collection Gap")
+    report = Scheduler(backfill + live).run(NOW - HOUR, NOW + HOUR, only=[name])
+    assert report.kept(name) == []
+    # while an account that really stopped is reported
+    report = Scheduler(backfill).run(NOW - HOUR, NOW + HOUR, only=[name])
+    assert [f.row["source"] for f in report.kept(name)] == ["openai_audit:acme"]
