@@ -60,7 +60,11 @@ MITRE_RE = re.compile(r"^T\d{4}(\.\d{3})?$")
 CRON_PERIOD = {"*/5 * * * *": 5, "*/15 * * * *": 15}
 # tokens ES fills in itself in drilldowns
 BUILTIN_TOKENS = {"info_min_time", "info_max_time"}
-# What ES does with a result of each detection type, the ESCU way: TTPs raise a notable and add risk,
+# What ES does with a result of each detection type, the ESCU way (contentctl's deployment defaults,
+# contentctl/templates/deployments/escu_default_configuration_ttp.yml: "Risk Based Alerting and
+# generate Notable Events"; ..._anomaly.yml: "Risk Based Alerting" only; its savedsearches_detections.j2
+# writes action.notable only with a notable alert action and action.risk.param._risk as one JSON entry
+# per risk object with its risk_score and per threat object): TTPs raise a notable and add risk,
 # anomalies only add risk (the risk correlation raises the notable), the data-health hunting search is
 # a plain alert, and the risk correlation raises a notable from the risk index.
 NOTABLE_TYPES = ("TTP", "Correlation")
