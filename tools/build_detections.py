@@ -280,6 +280,24 @@ def index_window_minutes(search: str):
     return int(e.group(1)) * mult, int(la.group(1))
 
 
+def addinfo_problems(search: str) -> list:
+    """info_min_time/info_max_time exist after `addinfo` until a command that builds new rows
+    (stats, inputlookup append...) drops them, unless that command passes them on by name."""
+    problems, alive = [], False
+    for cmd in split_pipeline(search):
+        if re.match(r"addinfo\b", cmd):
+            alive = True
+            continue
+        uses = re.search(r"\binfo_m(?:in|ax)_time\b", cmd)
+        if re.match(r"(stats|inputlookup|tstats|table|fields)\b", cmd):
+            alive = alive and bool(uses)
+            continue
+        if uses and not alive:
+            problems.append("%s is used in %r without a | addinfo before it (a stats or inputlookup drops "
+                            "the info_* fields)" % (uses.group(0), cmd[:60]))
+    return problems
+
+
 def new_window_minutes(search: str):
     """The start of the 'new events' window a search compares _indextime with, in minutes (relative
     to the end of the search's time range, which addinfo gives as info_max_time)."""
@@ -396,8 +414,7 @@ def validate_project(project: dict) -> list:
         if re.search(r"\b(now|time)\(\)", search):
             errors.append("%s: now() is when the search started, not its scheduled time range: use addinfo's "
                           "info_max_time" % where)
-        if "info_m" in search and not re.search(r"\|\s*addinfo\b", search):
-            errors.append("%s: info_min_time/info_max_time need | addinfo" % where)
+        errors += ["%s: %s" % (where, e) for e in addinfo_problems(search)]
         if "_index_latest=" not in search:
             errors.append("%s: the search must bound _indextime with _index_latest" % where)
         if period and period < 60 and not window and not starts:

@@ -229,6 +229,16 @@ def test_every_dollar_in_what_es_substitutes_is_an_intended_token(project):
     assert checked > 100
 
 
+def test_the_time_base_must_come_from_addinfo_where_it_is_used():
+    ok = '`openai_audit` x | addinfo | eval new=if(_indextime>=relative_time(info_max_time, "-20m@m"), 1, 0) | stats count by user'
+    assert bd.addinfo_problems(ok) == []
+    late = "`openai_audit` x | stats max(lastTime) as lastTime by user | addinfo | where lastTime>=relative_time(info_max_time, \"-90d@d\")"
+    assert bd.addinfo_problems(late) == []
+    dropped = "`openai_audit` x | addinfo | stats max(lastTime) as lastTime by user | where lastTime>=relative_time(info_max_time, \"-90d@d\")"
+    assert bd.addinfo_problems(dropped)
+    assert bd.addinfo_problems("`openai_audit` x | eval a=info_max_time | stats count")
+
+
 def test_the_dollar_lint_finds_what_es_would_misread():
     assert bd.dollar_problems('`openai_audit` (src_user="$user$" OR user="$user$")') == []
     assert bd.dollar_problems('| rex "(?<x>\\d+)$" | search user="$user$"')  # the anchor pairs with $user
