@@ -887,7 +887,8 @@ def render_docs_table(project: dict) -> str:
         schedule = {"*/5 * * * *": "every 5 min", "*/15 * * * *": "every 15 min"}.get(cron, "hourly (%s)" % cron)
         rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             det["name"], first_sentence.replace("|", "\\|"), det["type"], ES_RESULT[det["type"]],
-            "no alert (risk input)" if det["type"] == "Anomaly" else "triggered alert",
+            {"Anomaly": "no alert (risk input)", "Correlation": "nothing (no risk index)"}.get(det["type"],
+                                                                                         "triggered alert"),
             _suppressed_by(det), _admin_fills(det, lookup_defs),
             ", ".join(det["tags"].get("mitre_attack_id") or []) or "-", schedule))
     return "\n".join(rows) + "\n"
