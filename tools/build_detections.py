@@ -11,7 +11,13 @@ detections/*.yml            one detection per file, security_content's field set
                             date, author, status, type, data_source, description, search,
                             how_to_implement, known_false_positives, references, drilldown_searches,
                             rba, tags, tests) plus `deployment` (scheduling and notable: this add-on's
-                            equivalent of contentctl's deployment files)
+                            equivalent of contentctl's deployment files). The type decides what ES
+                            does with a result (TTP: notable and risk; Anomaly: risk only).
+                            tags.throttling is optional and refused when keyed on the actor alone;
+                            searches take their time base from addinfo, never now(); TTP and Anomaly
+                            searches start with `openai_audit` `openai_audit_skip_backfill`; rows with
+                            their own severity end with `openai_audit_row_risk_score(<score>)`;
+                            drilldowns hold no index-time window and every `$` is a token.
 detections/baselines/*.yml  searches that keep a KV store baseline (outputlookup)
 detections/macros/*.yml     tuning and helper macros (name, definition, description, arguments)
 detections/lookups/*.yml    CSV and KV store lookups (the CSVs themselves are hand-written)
