@@ -13,7 +13,13 @@ detections/*.yml            one detection per file, security_content's field set
                             how_to_implement, known_false_positives, references, drilldown_searches,
                             rba, tags, tests) and `deployment`: scheduling as contentctl's, and the
                             notable (rule_title, rule_description, next_steps, severity), which the
-                            export moves to contentctl's alert_action.notable
+                            export moves to contentctl's alert_action.notable. The type decides what ES
+                            does with a result (TTP: notable and risk; Anomaly: risk only).
+                            tags.throttling is optional and refused when keyed on the actor alone;
+                            searches take their time base from addinfo, never now(); TTP and Anomaly
+                            searches start with `openai_audit` `openai_audit_skip_backfill`; rows with
+                            their own severity end with `openai_audit_row_risk_score(<score>)`;
+                            drilldowns hold no index-time window and every `$` is a token.
 detections/baselines/*.yml  searches that keep a KV store baseline (outputlookup)
 detections/macros/*.yml     the `openai_audit` macro, tuning and helper macros (name, definition,
                             description, arguments)
@@ -93,6 +99,20 @@ MITRE_RE = re.compile(r"^T\d{4}(\.\d{3})?$")
 CRON_PERIOD = {"*/5 * * * *": 5, "*/15 * * * *": 15}
 # tokens ES fills in itself in drilldowns
 BUILTIN_TOKENS = {"info_min_time", "info_max_time"}
+# What ES does with a result of each detection type, the ESCU way (contentctl's deployment defaults,
+# contentctl/templates/deployments/escu_default_configuration_ttp.yml: "Risk Based Alerting and
+# generate Notable Events"; ..._anomaly.yml: "Risk Based Alerting" only; its savedsearches_detections.j2
+# writes action.notable only with a notable alert action and action.risk.param._risk as one JSON entry
+# per risk object with its risk_score and per threat object): TTPs raise a notable and add risk,
+# anomalies only add risk (the risk correlation raises the notable), the data-health hunting search is
+# a plain alert, and the risk correlation raises a notable from the risk index.
+NOTABLE_TYPES = ("TTP", "Correlation")
+RISK_TYPES = ("TTP", "Anomaly")
+BACKFILL_MACRO = "openai_audit_skip_backfill"
+ROW_RISK_MACRO = "openai_audit_row_risk_score"
+# Drilldowns run hours after the notable: no index-time window, nothing relative to when they run.
+DRILLDOWN_FORBIDDEN = ("_index_earliest", "_index_latest", "now()", "relative_time(", "%original_detection_search%")
+ACTOR_MATCH = '(src_user="$user$" OR user="$user$")'
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 # deployment.notable: contentctl's alert_action.notable (rule_title, rule_description) and this
@@ -228,6 +248,20 @@ MACRO_RE = re.compile(r"`([A-Za-z_][\w.-]*)(?:\(([^`]*)\))?`")
 LOOKUP_RE = re.compile(r"\|\s*(?:lookup|inputlookup|outputlookup)\s+(?:[a-z_]+=\S+\s+)*([\w.-]+)")
 LOOKUP_KEY_RE = re.compile(r"\|\s*lookup\s+(?:[a-z_]+=\S+\s+)*([\w.-]+)\s+(\w+)(?:\s+AS\s+(\w+))?", re.I)
 TOKEN_RE = re.compile(r"\$([A-Za-z_][\w.]*)\$")
+TOKEN_NAME_RE = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+def dollar_problems(text: str) -> list:
+    """ES reads every `$` of a notable field or drilldown as a token delimiter, pairing them in order:
+    the text between each pair must be a field name, and the count must be even."""
+    parts = str(text).split("$")
+    problems = []
+    if len(parts) % 2 == 0:
+        problems.append("an unpaired $ in %r" % text[:80])
+    for inner in parts[1:-1:2]:
+        if not TOKEN_NAME_RE.match(inner):
+            problems.append("$%s$ is not a token (ES pairs every $)" % inner[:40])
+    return problems
 
 
 def _eval_targets(args: str) -> list:
@@ -290,6 +324,8 @@ def output_fields(search: str) -> set:
                 for m in re.finditer(r"([\w.]+)(?:\s+AS\s+([\w.]+))?", out.group(1), flags=re.I):
                     if m.group(1).upper() != "AS":
                         fields.add(m.group(2) or m.group(1))
+        elif cmd.startswith("`%s(" % ROW_RISK_MACRO):
+            fields.add("risk_score")
         elif cmd.startswith("fields "):
             rest = cmd[7:].strip()
             if rest.startswith("-"):
@@ -310,9 +346,28 @@ def index_window_minutes(search: str):
     return int(e.group(1)) * mult, int(la.group(1))
 
 
+def addinfo_problems(search: str) -> list:
+    """info_min_time/info_max_time exist after `addinfo` until a command that builds new rows
+    (stats, inputlookup append...) drops them, unless that command passes them on by name."""
+    problems, alive = [], False
+    for cmd in split_pipeline(search):
+        if re.match(r"addinfo\b", cmd):
+            alive = True
+            continue
+        uses = re.search(r"\binfo_m(?:in|ax)_time\b", cmd)
+        if re.match(r"(stats|inputlookup|tstats|table|fields)\b", cmd):
+            alive = alive and bool(uses)
+            continue
+        if uses and not alive:
+            problems.append("%s is used in %r without a | addinfo before it (a stats or inputlookup drops "
+                            "the info_* fields)" % (uses.group(0), cmd[:60]))
+    return problems
+
+
 def new_window_minutes(search: str):
-    """The start of the 'new events' window a search compares _indextime with, in minutes."""
-    starts = set(int(x) for x in re.findall(r'relative_time\(now\(\), "-(\d+)m@m"\)', search))
+    """The start of the 'new events' window a search compares _indextime with, in minutes (relative
+    to the end of the search's time range, which addinfo gives as info_max_time)."""
+    starts = set(int(x) for x in re.findall(r'relative_time\(info_max_time, "-(\d+)m@m"\)', search))
     return starts
 
 
@@ -450,6 +505,12 @@ def validate_project(project: dict) -> list:
             if period and window and start - window[1] != period:
                 errors.append("%s: new-event window -%dm@m..-%dm@m does not match the %d-minute schedule"
                               % (where, start, window[1], period))
+        # One time base: the run's time range. A scheduled run covers the range of its scheduled time
+        # even when dispatched late, while now() is when it started (see docs/detections.md).
+        if re.search(r"\b(now|time)\(\)", search):
+            errors.append("%s: now() is when the search started, not its scheduled time range: use addinfo's "
+                          "info_max_time" % where)
+        errors += ["%s: %s" % (where, e) for e in addinfo_problems(search)]
         if "_index_latest=" not in search:
             errors.append("%s: the search must bound _indextime with _index_latest" % where)
         if period and period < 60 and not window and not starts:
@@ -469,6 +530,9 @@ def validate_project(project: dict) -> list:
             errors.append("%s: type must be one of %s" % (where, DETECTION_TYPES))
         if det["status"] not in STATUSES:
             errors.append("%s: status must be one of %s" % (where, STATUSES))
+        if det["type"] in RISK_TYPES and not first.startswith("`openai_audit` `%s`" % BACKFILL_MACRO):
+            errors.append("%s: a TTP or Anomaly search starts with `openai_audit` `%s` (backfilled events are "
+                          "not new activity)" % (where, BACKFILL_MACRO))
         filter_macro = "`%s_filter`" % snake(name)
         if not re.search(r"\|\s*%s\s*$" % re.escape(filter_macro), search):
             errors.append("%s: the search must end with | %s" % (where, filter_macro))
@@ -502,7 +566,12 @@ def validate_project(project: dict) -> list:
             produced = None
         rba = det.get("rba")
         notable = (det.get("deployment") or {}).get("notable") or {}
-        if det["type"] in ("TTP", "Anomaly"):
+        if rba and produced is not None and "severity" in produced:
+            base = rba.get("risk_objects", [{}])[0].get("score")
+            if "`%s(%s)`" % (ROW_RISK_MACRO, base) not in search:
+                errors.append("%s: rows with their own severity end with | `%s(%s)` so that an elevated row "
+                              "adds more risk" % (where, ROW_RISK_MACRO, base))
+        if det["type"] in RISK_TYPES:
             if not rba or not rba.get("risk_objects"):
                 errors.append("%s: TTP and Anomaly detections write risk on at least one risk object" % where)
         if rba:
@@ -539,6 +608,13 @@ def validate_project(project: dict) -> list:
         title_tokens = TOKEN_RE.findall(notable.get("rule_title", ""))
         if rba and "user" not in title_tokens:
             errors.append("%s: the notable title must name the actor ($user$)" % where)
+        dollar_texts = [("notable %s" % k, str(notable.get(k, ""))) for k in ("rule_title", "rule_description", "next_steps")]
+        dollar_texts += [("rba.message", (rba or {}).get("message", ""))]
+        for dd in det["drilldown_searches"]:
+            dollar_texts += [("drilldown %r" % dd.get("name"), dd.get(k, "")) for k in ("name", "search", "earliest_offset", "latest_offset")]
+        for what, text in dollar_texts:
+            for problem in dollar_problems(text):
+                errors.append("%s: %s: %s" % (where, what, problem))
         if produced is not None:
             for key in ("rule_title", "rule_description", "next_steps"):
                 for f in TOKEN_RE.findall(str(notable.get(key, ""))):
@@ -548,16 +624,30 @@ def validate_project(project: dict) -> list:
                 for f in TOKEN_RE.findall(dd.get("name", "") + " " + dd.get("search", "")):
                     if f not in produced and f not in BUILTIN_TOKENS:
                         errors.append("%s: drilldown token $%s$ is not produced by the search" % (where, f))
-        if len(det["drilldown_searches"]) < 2 or not any(
-                "%original_detection_search%" in dd.get("search", "") for dd in det["drilldown_searches"]):
-            errors.append("%s: at least two drilldowns, one of them on %%original_detection_search%%" % where)
-        throttling = tags.get("throttling") or {}
-        if not throttling.get("fields") or not re.match(r"^\d+[smh]$", str(throttling.get("period", ""))):
-            errors.append("%s: tags.throttling needs fields and a period like 3600s" % where)
-        elif produced is not None:
-            for f in throttling["fields"]:
-                if f not in produced:
-                    errors.append("%s: throttling field %r is not produced by the search" % (where, f))
+        if len(det["drilldown_searches"]) < 2:
+            errors.append("%s: at least two drilldowns" % where)
+        for dd in det["drilldown_searches"]:
+            for bad in DRILLDOWN_FORBIDDEN:
+                if bad in dd.get("search", ""):
+                    errors.append("%s: drilldown %r uses %s: it must give the same answer when run hours later"
+                                  % (where, dd.get("name"), bad))
+            if "$user$" in dd.get("search", "") and "datamodel Risk" not in dd["search"] and ACTOR_MATCH not in dd["search"]:
+                errors.append("%s: drilldown %r must match the actor as %s (account-management events put the "
+                              "account changed in user)" % (where, dd.get("name"), ACTOR_MATCH))
+        throttling = tags.get("throttling")
+        if throttling is not None:
+            if not throttling.get("fields") or not re.match(r"^\d+[smh]$", str(throttling.get("period", ""))):
+                errors.append("%s: tags.throttling needs fields and a period like 3600s" % where)
+            elif produced is not None:
+                for f in throttling["fields"]:
+                    if f not in produced:
+                        errors.append("%s: throttling field %r is not produced by the search" % (where, f))
+            # Suppression keyed on the actor alone hides the actor's next, different event.
+            if det["type"] != "Correlation" and throttling.get("fields") and (
+                    not set(throttling["fields"]) - {"user", "src", "src_user"}
+                    or ("severity" in (produced or ()) and "severity" not in throttling["fields"])):
+                errors.append("%s: throttling on %s would hide a different event: throttle on the object or "
+                              "event id (and severity) or not at all" % (where, throttling["fields"]))
         kinds = set()
         for test in det["tests"]:
             for data in test.get("attack_data", []):
@@ -642,6 +732,20 @@ def notable_severity(det: dict) -> str:
     return severity_for(max(ro["score"] for ro in det["rba"]["risk_objects"]))
 
 
+def suppression(det: dict) -> list:
+    """Alert suppression (savedsearches.conf alert.suppress*; ES's notable throttling is the same keys).
+
+    A result is suppressed when a result with the same values of alert.suppress.fields triggered within
+    alert.suppress.period. Per-event and threshold searches judge each event once through their
+    index-time windows, so they need none; keyed on the actor alone it would hide the actor's next,
+    different event (a critical follow-up after a high)."""
+    throttling = det["tags"].get("throttling")
+    if not throttling:
+        return [("alert.suppress", 0)]
+    return [("alert.suppress", 1), ("alert.suppress.fields", ",".join(throttling["fields"])),
+            ("alert.suppress.period", throttling["period"])]
+
+
 def render_detection(det: dict) -> str:
     name = stanza_name(det)
     search = one_line(det["search"])
@@ -649,10 +753,10 @@ def render_detection(det: dict) -> str:
     notable = det["deployment"]["notable"]
     tags = det["tags"]
     severity = notable_severity(det)
+    raises_notable = det["type"] in NOTABLE_TYPES
     published = datetime.combine(date.fromisoformat(str(det["date"])), datetime.min.time(),
                                  tzinfo=timezone.utc).timestamp()
-    drilldowns = [{"name": dd["name"],
-                   "search": one_line(dd["search"]).replace("%original_detection_search%", search),
+    drilldowns = [{"name": dd["name"], "search": one_line(dd["search"]),
                    "earliest_offset": dd["earliest_offset"], "latest_offset": dd["latest_offset"]}
                   for dd in det["drilldown_searches"]]
     pairs = [
@@ -662,14 +766,13 @@ def render_detection(det: dict) -> str:
         ("counttype", "number of events"),
         ("relation", "greater than"),
         ("quantity", 0),
-        # Plain Splunk: one triggered alert per result row, throttled on the row's key fields.
-        ("alert.track", 1),
+        # Plain Splunk: TTPs and the data-health search raise one triggered alert per result row;
+        # anomalies feed ES's risk index and are not alerts on their own.
+        ("alert.track", 1 if det["type"] != "Anomaly" else 0),
         ("alert.severity", ALERT_SEVERITY[severity]),
         ("alert.digest_mode", 0),
-        ("alert.suppress", 1),
-        ("alert.suppress.fields", ",".join(tags["throttling"]["fields"])),
-        ("alert.suppress.period", tags["throttling"]["period"]),
-        # Enterprise Security: correlation search, notable and risk.
+    ] + suppression(det) + [
+        # Enterprise Security: correlation search, notable (TTP and the risk correlation) and risk.
         ("action.correlationsearch.enabled", 1),
         ("action.correlationsearch.detection_type", "ebd"),
         ("action.correlationsearch.label", name),
@@ -677,20 +780,25 @@ def render_detection(det: dict) -> str:
         ("action.correlationsearch.metadata", _json({
             "detection_id": str(det["id"]), "deprecated": "0", "detection_version": str(det["version"]),
             "publish_time": published})),
-        ("action.notable", 1),
+        # The notable fields ship for every search, so that turning a risk-only search's notable on
+        # in Content Management gives it a title, drilldowns and next steps.
+        ("action.notable", 1 if raises_notable else 0),
         # contentctl marks the notables of risk-threshold correlations "RBA: " (ESCU's convention)
         ("action.notable.param.rule_title", ("RBA: " if det["type"] == "Correlation" else "")
          + one_line(notable["rule_title"])),
         ("action.notable.param.rule_description", one_line(notable["rule_description"])),
         ("action.notable.param.security_domain", tags["security_domain"]),
         ("action.notable.param.severity", severity),
-        ("action.notable.param.nes_fields", ",".join(tags["throttling"]["fields"])),
         ("action.notable.param.drilldown_searches", _json(drilldowns)),
         ("action.notable.param.next_steps", _json({"version": 1, "data": str(notable["next_steps"]).strip()})),
     ]
+    if tags.get("throttling"):
+        pairs.append(("action.notable.param.nes_fields", ",".join(tags["throttling"]["fields"])))
     rba = det.get("rba")
-    if rba:
-        # in contentctl's order: risk objects, then threat objects, each sorted by field and type
+    if rba and det["type"] in RISK_TYPES:
+        # contentctl's form, in its order: one entry per risk object with its score (sorted by field
+        # and type), then one per threat object. A row that carries risk_score (rows with their own
+        # severity) adds that score instead.
         risk = [{"risk_object_field": ro["field"], "risk_object_type": ro["type"], "risk_score": ro["score"]}
                 for ro in sorted(rba["risk_objects"], key=lambda o: "%s%s%s" % (o["field"], o["type"], o["score"]))]
         risk += [{"threat_object_field": to["field"], "threat_object_type": to["type"]}
@@ -957,17 +1065,45 @@ def _lookups_of(det: dict) -> list:
     return sorted(set(LOOKUP_RE.findall(one_line(det["search"]))))
 
 
+ES_RESULT = {"TTP": "notable + risk", "Anomaly": "risk only", "Hunting": "alert only (no risk: no actor)",
+             "Correlation": "notable (from the risk index)"}
+
+
+def _suppressed_by(det: dict) -> str:
+    throttling = det["tags"].get("throttling")
+    if throttling:
+        return "same %s within %s" % (" + ".join(throttling["fields"]), throttling["period"])
+    return "none (each event judged once)"
+
+
+def _admin_fills(det: dict, lookup_defs: dict) -> str:
+    fills = []
+    for name in _lookups_of(det):
+        lk = lookup_defs.get(name)
+        if lk is None:
+            continue
+        if lk.get("collection"):
+            fills.append("baseline `%s` (enable and seed)" % name)
+        else:
+            fills.append("`%s`" % name)
+    return ", ".join(fills) or "-"
+
+
 def render_docs_table(project: dict) -> str:
-    rows = ["| Detection | What it catches | Lookups to fill / baselines | MITRE ATT&CK | Type | Schedule |",
-            "|---|---|---|---|---|---|"]
+    lookup_defs = {lk["name"]: lk for lk in project["lookups"]}
+    rows = ["| Detection | What it catches | Type | With ES | Plain Splunk | Suppressed by | Admin must fill "
+            "| MITRE ATT&CK | Schedule |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for det in sorted(project["detections"], key=lambda d: d["name"]):
         first_sentence = one_line(det["description"]).split(". ")[0].rstrip(".") + "."
         cron = det["deployment"]["scheduling"]["cron_schedule"]
         schedule = {"*/5 * * * *": "every 5 min", "*/15 * * * *": "every 15 min"}.get(cron, "hourly (%s)" % cron)
-        rows.append("| %s | %s | %s | %s | %s | %s |" % (
-            det["name"], first_sentence.replace("|", "\\|"),
-            ", ".join(_lookups_of(det)) or "-",
-            ", ".join(det["tags"].get("mitre_attack_id") or []) or "-", det["type"], schedule))
+        rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            det["name"], first_sentence.replace("|", "\\|"), det["type"], ES_RESULT[det["type"]],
+            {"Anomaly": "no alert (risk input)", "Correlation": "nothing (no risk index)"}.get(det["type"],
+                                                                                         "triggered alert"),
+            _suppressed_by(det), _admin_fills(det, lookup_defs),
+            ", ".join(det["tags"].get("mitre_attack_id") or []) or "-", schedule))
     return "\n".join(rows) + "\n"
 
 
@@ -996,22 +1132,33 @@ def outputs(project: dict) -> dict:
     return out
 
 
+# contentctl 5.6.2 requires a drilldown holding %original_detection_search% (ES puts the detection's
+# search there). Ours are left without it on purpose: that search's index-time window is relative to
+# when the drilldown runs, so hours later it finds nothing. The export adds contentctl's usual one for
+# validation and build; the difference is listed in docs/detections.md.
+CONTENTCTL_DRILLDOWN = {"name": 'View the detection results for - "$user$"',
+                        "search": '%original_detection_search% | search user = "$user$"',
+                        "earliest_offset": "$info_min_time$", "latest_offset": "$info_max_time$"}
+
+
 def contentctl_deployment(det: dict) -> dict:
     """A search's `deployment` in contentctl's inline form (Deployment: scheduling, alert_action).
 
-    Scheduling is passed as is. The notable moves to alert_action.notable, whose nes_fields are the
-    throttling fields (as render_detection writes them); alert_action.rba is enabled when the search
-    writes risk. next_steps and severity have no field in contentctl 5.6.2 and are left out: they
-    are this add-on's additions (docs/detections.md, "Differences from contentctl build")."""
+    Scheduling is passed as is. A search that raises a notable (NOTABLE_TYPES) gets
+    alert_action.notable, whose nes_fields are the throttling fields (as render_detection writes
+    them); alert_action.rba is enabled when the search writes risk (RISK_TYPES with risk objects).
+    next_steps and severity have no field in contentctl 5.6.2 and are left out: they are this
+    add-on's additions (docs/detections.md, "Differences from contentctl build")."""
     dep = det["deployment"]
     out = {"scheduling": dict(dep["scheduling"])}
-    if det.get("type") != "Baseline":
+    if det.get("type") == "Baseline":
+        return out
+    out["alert_action"] = {"rba": {"enabled": bool(det.get("rba")) and det["type"] in RISK_TYPES}}
+    if det["type"] in NOTABLE_TYPES:
         notable = dep["notable"]
-        out["alert_action"] = {
-            "notable": {"rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
-                        "nes_fields": list(det["tags"]["throttling"]["fields"])},
-            "rba": {"enabled": bool(det.get("rba"))},
-        }
+        out["alert_action"]["notable"] = {
+            "rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
+            "nes_fields": list((det["tags"].get("throttling") or {}).get("fields", []))}
     return out
 
 
@@ -1028,9 +1175,9 @@ def export_contentctl(project: dict, target: Path) -> list:
     Splunk's own `contentctl validate` and `contentctl build` can check it.
 
     Every YAML is copied with all its keys, so contentctl (which refuses unknown keys) checks them;
-    the only rewrites are `deployment` (contentctl_deployment), test data paths (contentctl wants
-    them inside the project) and the CSV of each lookup, copied beside its YAML as contentctl
-    expects. The project's contentctl.yml gets this add-on's app label and version. Returns the
+    the only rewrites are `deployment` (contentctl_deployment), the drilldown contentctl requires
+    (CONTENTCTL_DRILLDOWN), test data paths (contentctl wants them inside the project) and the CSV
+    of each lookup, copied beside its YAML as contentctl expects. The project's contentctl.yml gets this add-on's app label and version. Returns the
     files written."""
     config = target / "contentctl.yml"
     if not config.is_file():
@@ -1049,6 +1196,7 @@ def export_contentctl(project: dict, target: Path) -> list:
     for det in project["detections"]:
         doc = copy.deepcopy(det)
         doc["deployment"] = contentctl_deployment(det)
+        doc["drilldown_searches"] = doc["drilldown_searches"] + [CONTENTCTL_DRILLDOWN]
         for test in doc["tests"]:
             for data in test["attack_data"]:
                 rel = Path("data") / Path(data["data"]).name

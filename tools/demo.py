@@ -103,7 +103,7 @@ def detect(app_dir: str, spec: Dict[str, Any], indexed: List[Any], anchor: int, 
     app.index_events([dict(obj, _indextime=obj["effective_at"]) for obj, _, _ in indexed
                       if obj["effective_at"] < history_end], source="openai_audit:demo")
     for name in sorted(n for n in app.saved_searches if app.is_baseline(n)):
-        app.run_saved_search(name, now=history_end, all_time=True)
+        app.seed_baseline(name, now=history_end)
     app.clear_events()
     app.index_events([dict(obj, _indextime=at) for obj, at, _ in indexed], source="openai_audit:demo")
     last_indexed = max(at for _, at, _ in indexed)

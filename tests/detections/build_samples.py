@@ -732,11 +732,18 @@ def risk_threshold():
         risk(-5 * HOUR, rule % "OpenAI Burst of API Key Creation", 20, BOB["email"]),
         risk(-4 * HOUR, rule % "OpenAI Multiple TLS Fingerprints for One User", 20, BOB["email"]),
         risk(-12 * MIN, c, 20, BOB["email"]),
+        # carol: a noisy anomaly repeated (3 x 40, capped at 60) and a critical row (90) now: 150, 2 detections
+        *[risk(-h * HOUR, c, 40, CAROL["email"]) for h in (2, 3, 4)],
+        risk(-10 * MIN, a, 90, CAROL["email"]),
     ]
     fp = [
-        risk(-3 * HOUR, a, 72, CAROL["email"]), risk(-10 * MIN, c, 20, CAROL["email"]),      # 92, 2 detections
+        risk(-3 * HOUR, a, 72, ERIN["email"]), risk(-10 * MIN, c, 20, ERIN["email"]),        # 92, 2 detections
         risk(-3 * HOUR, a, 72, DAVE["email"]), risk(-2 * HOUR, b, 72, DAVE["email"]),         # crossed earlier
         risk(-10 * MIN, a, 72, DAVE["email"]),
+        # frank: one detection repeated five times (200 in all) is one detection, capped at 60
+        *[risk(-h * HOUR - 10 * MIN, c, 40, FRANK["email"]) for h in range(5)],
+        # the terraform service account on the automation list: 72 + 72 counts 72
+        risk(-3 * HOUR, a, 72, AUTOMATION_SA["id"]), risk(-10 * MIN, b, 72, AUTOMATION_SA["id"]),
         # risk of another app's searches does not count
         {"_raw": "{}", "_time": NOW - 600, "_indextime": NOW - 600, "index": "risk",
          "source": "ESCU - Some Other Detection - Rule", "sourcetype": "stash", "risk_object": ERIN["email"],

@@ -99,7 +99,7 @@ def story(tmp_path_factory):
     # the baselines learn from the history before the detections start
     app.index_events([e for e in events if e["effective_at"] < DETECT_FROM])
     for name in [n for n in app.saved_searches if app.is_baseline(n)]:
-        app.run_saved_search(name, now=DETECT_FROM, all_time=True)
+        app.seed_baseline(name, now=DETECT_FROM)
     app.clear_events()
     app.index_events(events)
     fired = {}

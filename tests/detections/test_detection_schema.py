@@ -94,7 +94,27 @@ STEM = "openai_ip_allowlist_broadened"
     (lambda d: d["rba"]["risk_objects"][0].update(score=120), "risk score"),
     (lambda d: d["deployment"]["notable"].update(rule_title="IP allowlist broadened"), "must name the actor"),
     (lambda d: d["deployment"]["notable"].update(rule_description="by $actor$"), "$actor$ is not produced"),
-    (lambda d: d["tags"]["throttling"].update(fields=["user", "tenant"]), "throttling field 'tenant'"),
+    (lambda d: d["tags"].update(throttling={"fields": ["user", "allowlist_id", "tenant", "severity"], "period": "3600s"}),
+     "throttling field 'tenant'"),
+    # suppression on the actor alone hides the actor's next, different event
+    (lambda d: d["tags"].update(throttling={"fields": ["user"], "period": "3600s"}), "would hide a different event"),
+    # a critical row must not be suppressed by an earlier high one on the same object
+    (lambda d: d["tags"].update(throttling={"fields": ["user", "allowlist_id"], "period": "3600s"}),
+     "would hide a different event"),
+    (lambda d: d.update(search=d["search"].replace("`openai_audit` `openai_audit_skip_backfill` ", "`openai_audit` ", 1)),
+     "backfilled events"),
+    (lambda d: d.update(search=d["search"].replace("| `openai_audit_row_risk_score(72)`", "")),
+     "an elevated row adds more risk"),
+    (lambda d: d.update(search=d["search"].replace("| `openai_ip_allowlist_broadened_filter`",
+                                                   "| eval seen=now() | `openai_ip_allowlist_broadened_filter`")),
+     "use addinfo's info_max_time"),
+    (lambda d: d["drilldown_searches"][0].update(search=d["drilldown_searches"][0]["search"] + " _index_earliest=-20m@m"),
+     "uses _index_earliest"),
+    (lambda d: d["drilldown_searches"][0].update(search='`openai_audit` user="$user$"'), "must match the actor"),
+    (lambda d: d["drilldown_searches"][0].update(search='`openai_audit` (src_user="$user$" OR user="$user$") | rex "x$"'),
+     "an unpaired $"),
+    (lambda d: d["deployment"]["notable"].update(next_steps="1. Check $user$ and the $5 bill of $src$."),
+     "is not a token"),
     (lambda d: d.update(search=d["search"].replace("`openai_allowlist_min_ipv4_prefix`", "`openai_nope`")),
      "macro `openai_nope` is not defined"),
     (lambda d: d.update(search=d["search"].replace("lookup openai_corporate_cidrs", "lookup corp_ranges")),
@@ -195,10 +215,17 @@ def test_every_detection_is_a_disabled_scheduled_alert_and_an_es_correlation_sea
         assert st["cron_schedule"] in ("*/5 * * * *", "*/15 * * * *") or re.match(r"^\d+ \* \* \* \*$", st["cron_schedule"])
         assert int(st["schedule_window"]) > 0 and st["realtime_schedule"] == "0"
         assert st["search"].startswith("`openai_audit")
+        if det["type"] in ("TTP", "Anomaly"):
+            assert st["search"].startswith("`openai_audit` `openai_audit_skip_backfill` ")
         assert st["search"].endswith("| `%s_filter`" % bd.snake(det["name"]))
-        # plain Splunk: Triggered Alerts, one per result, throttled on the key fields
-        assert st["alert.track"] == "1" and st["alert.digest_mode"] == "0" and st["alert.suppress"] == "1"
-        assert st["alert.suppress.fields"].split(",") == det["tags"]["throttling"]["fields"]
+        # plain Splunk: TTPs, the risk correlation and the health search are Triggered Alerts, one per
+        # result; anomalies only feed ES's risk index
+        assert st["alert.track"] == ("0" if det["type"] == "Anomaly" else "1") and st["alert.digest_mode"] == "0"
+        if det["tags"].get("throttling"):
+            assert st["alert.suppress"] == "1"
+            assert st["alert.suppress.fields"].split(",") == det["tags"]["throttling"]["fields"]
+        else:
+            assert st["alert.suppress"] == "0" and "alert.suppress.fields" not in st
         # Enterprise Security
         assert st["action.correlationsearch.enabled"] == "1"
         assert st["action.correlationsearch.label"] == name
@@ -206,15 +233,21 @@ def test_every_detection_is_a_disabled_scheduled_alert_and_an_es_correlation_sea
         ann = json.loads(st["action.correlationsearch.annotations"])
         assert ann.get("mitre_attack", []) == (det["tags"].get("mitre_attack_id") or [])
         assert ann["analytic_story"] == det["tags"]["analytic_story"]
-        assert st["action.notable"] == "1"
+        # ESCU: TTPs (and the risk correlation) raise notables, anomalies and hunting searches do not
+        assert st["action.notable"] == ("1" if det["type"] in ("TTP", "Correlation") else "0")
         assert st["action.notable.param.severity"] in bd.SEVERITIES
         prefix = "RBA: " if det["type"] == "Correlation" else ""  # contentctl's mark of RBA notables
         assert st["action.notable.param.rule_title"] == prefix + det["deployment"]["notable"]["rule_title"]
         drill = json.loads(st["action.notable.param.drilldown_searches"])
-        assert len(drill) >= 2 and not any("%original_detection_search%" in d["search"] for d in drill)
-        assert any(d["search"].startswith(st["search"]) for d in drill)
+        assert len(drill) >= 2
+        for d in drill:
+            # usable hours later: no index-time window, nothing relative to when it runs
+            assert not re.search(r"_index_(earliest|latest)|now\(\)|relative_time|%original", d["search"]), d
+            assert d["earliest_offset"] == "$info_min_time$" and d["latest_offset"] == "$info_max_time$"
         steps = json.loads(st["action.notable.param.next_steps"])
         assert steps["version"] == 1 and steps["data"]
+        if det["type"] not in ("TTP", "Anomaly"):
+            assert "action.risk" not in st
         if det.get("rba"):
             risk = json.loads(st["action.risk.param._risk"])
             assert {"risk_object_field": "user", "risk_object_type": "user",
@@ -224,6 +257,49 @@ def test_every_detection_is_a_disabled_scheduled_alert_and_an_es_correlation_sea
             assert st["action.risk"] == "1" and st["action.risk.param._risk_message"]
         # nothing AppInspect (cloud) flags: no script, command or webhook actions
         assert not [k for k in st if re.match(r"action\.(script|run|webhook|email|populate_lookup)", k)]
+
+
+ES_TOKEN_KEYS = ("action.notable.param.rule_title", "action.notable.param.rule_description",
+                 "action.risk.param._risk_message")
+
+
+def test_every_dollar_in_what_es_substitutes_is_an_intended_token(project):
+    """ES replaces $field$ in notable titles, descriptions, next steps, drilldowns and risk messages with
+    the result's values, pairing the $ signs in order: a stray $ (a regex anchor, a price) shifts every
+    later pair. Each pair must enclose a field the search produces (or a token ES fills itself)."""
+    saved = conf("savedsearches.conf")
+    by_stanza = {bd.stanza_name(d): d for d in project["detections"]}
+    checked = 0
+    for name, st in saved.items():
+        if name not in by_stanza:
+            continue
+        produced = bd.output_fields(st["search"]) | bd.BUILTIN_TOKENS
+        texts = [st[k] for k in ES_TOKEN_KEYS if k in st]
+        texts.append(json.loads(st["action.notable.param.next_steps"])["data"])
+        for d in json.loads(st["action.notable.param.drilldown_searches"]):
+            texts += [d["name"], d["search"], d["earliest_offset"], d["latest_offset"]]
+        for text in texts:
+            assert text.count("$") % 2 == 0, (name, text)
+            for token in text.split("$")[1::2]:
+                assert re.match(r"^[A-Za-z_][\w.]*$", token) and token in produced, (name, token, text)
+                checked += 1
+    assert checked > 100
+
+
+def test_the_time_base_must_come_from_addinfo_where_it_is_used():
+    ok = '`openai_audit` x | addinfo | eval new=if(_indextime>=relative_time(info_max_time, "-20m@m"), 1, 0) | stats count by user'
+    assert bd.addinfo_problems(ok) == []
+    late = "`openai_audit` x | stats max(lastTime) as lastTime by user | addinfo | where lastTime>=relative_time(info_max_time, \"-90d@d\")"
+    assert bd.addinfo_problems(late) == []
+    dropped = "`openai_audit` x | addinfo | stats max(lastTime) as lastTime by user | where lastTime>=relative_time(info_max_time, \"-90d@d\")"
+    assert bd.addinfo_problems(dropped)
+    assert bd.addinfo_problems("`openai_audit` x | eval a=info_max_time | stats count")
+
+
+def test_the_dollar_lint_finds_what_es_would_misread():
+    assert bd.dollar_problems('`openai_audit` (src_user="$user$" OR user="$user$")') == []
+    assert bd.dollar_problems('| rex "(?<x>\\d+)$" | search user="$user$"')  # the anchor pairs with $user
+    assert bd.dollar_problems("costs $5 for $user$")
 
 
 def test_baselines_are_disabled_scheduled_outputlookup_searches(project):
@@ -378,15 +454,17 @@ def test_contentctl_export(project, tmp_path):
     for det in project["detections"]:
         doc = dets[det["_file"].name]
         assert set(doc) == set(det) - {"_file"}
-        assert {k: v for k, v in doc.items() if k not in ("deployment", "tests")} == \
-            {k: v for k, v in det.items() if k not in ("deployment", "tests", "_file")}
+        assert {k: v for k, v in doc.items() if k not in ("deployment", "tests", "drilldown_searches")} == \
+            {k: v for k, v in det.items() if k not in ("deployment", "tests", "_file", "drilldown_searches")}
+        assert doc["drilldown_searches"] == det["drilldown_searches"] + [bd.CONTENTCTL_DRILLDOWN]
         dep = doc["deployment"]
         assert dep["scheduling"] == det["deployment"]["scheduling"]
-        notable = det["deployment"]["notable"]
-        assert dep["alert_action"] == {
-            "notable": {"rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
-                        "nes_fields": det["tags"]["throttling"]["fields"]},
-            "rba": {"enabled": bool(det.get("rba"))}}
+        action = {"rba": {"enabled": bool(det.get("rba")) and det["type"] in ("TTP", "Anomaly")}}
+        if det["type"] in ("TTP", "Correlation"):
+            notable = det["deployment"]["notable"]
+            action["notable"] = {"rule_title": notable["rule_title"], "rule_description": notable["rule_description"],
+                                 "nes_fields": det["tags"].get("throttling", {}).get("fields", [])}
+        assert dep["alert_action"] == action
         for test in doc["tests"]:
             for data in test["attack_data"]:
                 assert (target / data["data"]).is_file()

@@ -11,6 +11,8 @@ Python API::
     rows = app.search(spl, now=..., events=[...])   # over these events only, not the index
     rows = app.run_saved_search("OpenAI - SCIM Disabled", now=...)   # dispatch.* time range applied
     rows = app.run_saved_search(name, all_time=True)                  # no time range at all
+    rows = app.run_saved_search(name, now=T, started=T + 240)         # a scheduled run started late
+    app.seed_baseline(name, now=...)   # a baseline by hand over all history, _index_* terms removed
     fields = app.extract(audit_log)    # search-time fields of one event (knowledge-object tests);
                                        # raw values: str, int/float from EVAL-, lists for multivalues
     app.lookup_rows("openai_user_geo") # current rows of a lookup, e.g. after a baseline search

@@ -58,7 +58,7 @@ def cmd_detect(args) -> int:
     if baselines and args.baseline:
         app.index_events(_read_jsonl(args.baseline))
         for name in baselines:
-            rows = app.run_saved_search(name, now=args.now, all_time=True)
+            rows = app.seed_baseline(name, now=args.now)
             if args.search == name:
                 for row in rows:
                     _print({"search_name": name, "row": row})

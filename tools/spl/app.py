@@ -50,10 +50,11 @@ class Job:
     """State of one search run."""
 
     def __init__(self, app: "App", now: float, events: List[Dict[str, Any]],
-                 time_range: Dict[str, Optional[float]], all_time: bool):
+                 time_range: Dict[str, Optional[float]], all_time: bool, started: Optional[float] = None):
         self.app = app
-        self.now = now
-        self.ctx = Context(now)
+        self.now = now  # what relative time specifiers resolve against (a scheduled run: its scheduled time)
+        self.started = now if started is None else started  # when the search started: now(), info_search_time
+        self.ctx = Context(self.started)
         self.events = events
         self.time_range = time_range
         self.all_time = all_time
@@ -61,6 +62,7 @@ class Job:
         self.columns: Optional[List[str]] = None
         self.stage1_only_ok = False
         self.position = 0
+        self.searched_range: Dict[str, Optional[float]] = dict(time_range)  # after inline earliest/latest
 
 
 def _base_event(obj: Dict[str, Any], *, source: str, host: str, index: str) -> Dict[str, Any]:
@@ -365,20 +367,35 @@ class App:
     def search(self, spl: str, now: Optional[float] = None, events: Optional[Iterable[Dict[str, Any]]] = None,
                earliest: Optional[str] = None, latest: Optional[str] = None,
                index_earliest: Optional[str] = None, index_latest: Optional[str] = None,
-               all_time: bool = False) -> List[Dict[str, Any]]:
-        """Run SPL; rows come back as Splunk prints them (strings, lists for multivalues)."""
-        rows, job = self._run(spl, now, events, earliest, latest, index_earliest, index_latest, all_time)
+               all_time: bool = False, started: Optional[float] = None) -> List[Dict[str, Any]]:
+        """Run SPL; rows come back as Splunk prints them (strings, lists for multivalues).
+
+        `now` is the time relative time specifiers resolve against; `started` (default: `now`) is
+        when the search started, what now() and addinfo's info_search_time return. A scheduled run
+        dispatched late has now = its scheduled time and started = the later dispatch time."""
+        rows, job = self._run(spl, now, events, earliest, latest, index_earliest, index_latest, all_time,
+                              started)
         return self._output(rows, job)
 
     def run_saved_search(self, name: str, now: Optional[float] = None, all_time: bool = False,
-                         events: Optional[Iterable[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+                         events: Optional[Iterable[Dict[str, Any]]] = None,
+                         started: Optional[float] = None) -> List[Dict[str, Any]]:
         st = self.saved_searches.get(name)
         if st is None:
             raise SplError("no saved search named %r" % name)
         return self.search(st["search"], now=now, events=events,
                            earliest=st.get("dispatch.earliest_time"), latest=st.get("dispatch.latest_time"),
                            index_earliest=st.get("dispatch.index_earliest"),
-                           index_latest=st.get("dispatch.index_latest"), all_time=all_time)
+                           index_latest=st.get("dispatch.index_latest"), all_time=all_time, started=started)
+
+    def seed_baseline(self, name: str, now: Optional[float] = None) -> List[Dict[str, Any]]:
+        """Seed a baseline as docs/detections.md tells admins to: its saved search by hand over the whole
+        history up to `now` (latest=now, no earliest), with its _index_earliest/_index_latest terms removed."""
+        st = self.saved_searches.get(name)
+        if st is None:
+            raise SplError("no saved search named %r" % name)
+        spl = re.sub(r"\s_index_(?:earliest|latest)=\S+", "", st["search"])
+        return self.search(spl, now=now, latest="now")
 
     def is_baseline(self, name: str) -> bool:
         """A saved search whose last command is outputlookup (it maintains a lookup)."""
@@ -386,8 +403,9 @@ class App:
         parts = [p.strip() for p in split_top(text, "|") if p.strip()]
         return bool(parts) and parts[-1].split(None, 1)[0].lower() == "outputlookup"
 
-    def _run(self, spl, now, events, earliest, latest, index_earliest, index_latest, all_time):
+    def _run(self, spl, now, events, earliest, latest, index_earliest, index_latest, all_time, started=None):
         now = timeutil.wall_now() if now is None else float(now)
+        started = now if started is None else float(started)
         tr: Dict[str, Optional[float]] = {}
         if not all_time:
             for key, spec in (("earliest", earliest), ("latest", latest),
@@ -397,8 +415,8 @@ class App:
                     continue  # unset, or all time
                 tr[key] = timeutil.relative_time(now, s)
         kn = self.knowledge
-        if kn.ctx.now != now:
-            kn.ctx.now = now  # now() in a calculated field is the search's now
+        if kn.ctx.now != started:
+            kn.ctx.now = started  # now() in a calculated field is the search's start time
             if kn.uses_now:
                 self._extracted.clear()
                 self._full.clear()
@@ -410,7 +428,7 @@ class App:
         else:
             evs = self.events
             cache = self._extracted
-        job = Job(self, now, evs, tr, all_time)
+        job = Job(self, now, evs, tr, all_time, started)
         job._cache = cache
         rows = self._pipeline(job, spl, top=True)
         return rows, job
@@ -458,6 +476,8 @@ class App:
         else:
             for b in pred.time_bounds:
                 tr.pop(b, None)  # a modifier in the search replaces the dispatch bound
+            for b in ("earliest", "latest"):
+                job.searched_range[b] = pred.time_values.get(b, tr.get(b))
         lo = tr.get("earliest")
         hi = tr.get("latest")
         ilo = tr.get("_index_earliest")
@@ -584,7 +604,7 @@ class App:
         return "".join(out)
 
     def _run_subsearch(self, job: Job, inner: str) -> str:
-        sub = Job(self, job.now, job.events, job.time_range, job.all_time)
+        sub = Job(self, job.now, job.events, job.time_range, job.all_time, job.started)
         sub._cache = job._cache
         rows = self._pipeline(sub, inner, top=False)
         rows = rows[:10000]

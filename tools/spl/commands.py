@@ -757,6 +757,25 @@ def cmd_makeresults(job, args: str, rows: Rows) -> Rows:
     return [{"_time": int(job.now)} for _ in range(n)]
 
 
+def cmd_addinfo(job, args: str, rows: Rows) -> Rows:
+    """addinfo (Search Reference, "addinfo": https://help.splunk.com/splunk-cloud-platform/spl-search-reference/
+    9.3.2408/search-commands/addinfo): info_min_time and info_max_time are the search's time range (0 and
+    +Infinity when unbounded), info_search_time when the search ran, info_sid its id."""
+    if args.strip():
+        raise SplError("addinfo takes no arguments")
+    lo = job.searched_range.get("earliest")
+    hi = job.searched_range.get("latest")
+    info = {"info_min_time": fmt_time(lo if lo is not None else 0),
+            "info_max_time": fmt_time(hi) if hi is not None else "+Infinity",
+            "info_search_time": fmt_time(job.started),
+            "info_sid": "scheduler__tools_spl_%d" % int(job.started)}
+    return [dict(r, **info) for r in rows]
+
+
+def fmt_time(t: float) -> str:
+    return "%.3f" % t
+
+
 def format_rows(rows: Rows, row_prefix="(", col_prefix="(", col_sep="AND", col_end=")",
                 row_sep="OR", row_end=")", mvsep="OR") -> str:
     parts = []
@@ -842,7 +861,7 @@ COMMANDS: Dict[str, Callable] = {
     "dedup": cmd_dedup, "sort": cmd_sort, "head": cmd_head, "tail": cmd_tail, "reverse": cmd_reverse,
     "mvexpand": cmd_mvexpand, "rex": cmd_rex, "regex": cmd_regex, "spath": cmd_spath,
     "lookup": cmd_lookup, "inputlookup": cmd_inputlookup, "outputlookup": cmd_outputlookup,
-    "makeresults": cmd_makeresults, "format": cmd_format, "return": cmd_return,
+    "makeresults": cmd_makeresults, "format": cmd_format, "return": cmd_return, "addinfo": cmd_addinfo,
 }
 GENERATING = {"inputlookup", "makeresults"}
 SUPPORTED_COMMANDS = sorted(COMMANDS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable, List
+from typing import Callable, Dict, List
 
 from . import timeutil
 from .errors import SplError
@@ -147,6 +147,7 @@ class SearchExpr:
         self.toks = tokenize(text)
         self.i = 0
         self.time_bounds: List[str] = []
+        self.time_values: Dict[str, float] = {}  # the bound each time modifier resolved to
         self.fields: set = set()
         self.raw_term_used = False
         self.required: List[tuple] = []
@@ -293,6 +294,7 @@ class SearchExpr:
             target, cmp = TIME_FIELDS[field]
             bound = timeutil.relative_time(self.now, value)
             self.time_bounds.append(field)
+            self.time_values[field] = bound
             if cmp == ">=":
                 return lambda row: (to_num(row.get(target)) or 0) >= bound
             return lambda row: (to_num(row.get(target)) or 0) < bound
