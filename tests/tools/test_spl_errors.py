@@ -100,3 +100,16 @@ def test_accepted_savedsearch_keys_do_not_error(tmp_path):
 def test_bad_conf_line_is_an_error(tmp_path):
     with pytest.raises(SplError, match="not a stanza"):
         App.load(write_app(str(tmp_path), {"props.conf": "[kv]\njust words\n"}))
+
+
+def test_streamstats_time_window_refuses_results_out_of_time_order(app):
+    # `sort 0 user _time` goes back in time at every new user: Splunk's time_window needs time order
+    events = [{"_raw": "u=%s" % u, "_time": NOW - t, "sourcetype": "kv"}
+              for u, t in (("a", 30), ("a", 20), ("b", 25), ("b", 10))]
+    with pytest.raises(SplError) as e:
+        app.search("u=* | sort 0 u _time | streamstats time_window=1m count by u", now=NOW, events=events)
+    assert "time_window" in str(e.value) and "time order" in str(e.value)
+    for order in ("_time", "-_time"):
+        rows = app.search("u=* | sort 0 %s | streamstats time_window=1m count by u | table u count" % order,
+                          now=NOW, events=events)
+        assert len(rows) == 4

@@ -578,6 +578,7 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
         if kind != "s":
             raise SplError("streamstats: time_window must be a time span")
         time_window = size
+        _require_time_order(rows)
     shared: collections.deque = collections.deque()
     windows: Dict[tuple, collections.deque] = {}
     running: Dict[tuple, list] = {}
@@ -631,6 +632,29 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
             res = _window_result(key, aggs, win_states, dq)
         _store(r, aggs, res)
     return rows
+
+
+def _require_time_order(rows: Rows) -> None:
+    """streamstats time_window needs its input in time order, ascending or descending: the
+    window is bounded by _time as rows stream in (SPL reference, streamstats, time_window:
+    https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/search-commands/streamstats).
+    A `sort by <field> _time` puts time back at every group boundary: refused, not emulated."""
+    times = []
+    for r in rows:
+        t = r.get("_time")
+        n = to_num(t[0] if type(t) is list else t) if t is not None else None
+        if n is None:
+            raise SplError("streamstats time_window: a result has no numeric _time")
+        times.append(n)
+    direction = 0
+    for i in range(1, len(times)):
+        step = (times[i] > times[i - 1]) - (times[i] < times[i - 1])
+        if step and direction and step != direction:
+            raise SplError("streamstats time_window: the results are not in time order (result %d "
+                           "has _time %s after %s); time_window needs them sorted by _time, ascending "
+                           "or descending (group with `by`, not with sort)"
+                           % (i + 1, fmt(times[i]), fmt(times[i - 1])))
+        direction = direction or step
 
 
 def _row_values(agg: Agg, row):
