@@ -1,6 +1,8 @@
 """Lookup tables: CSV files and KV store collections, held in memory.
 
-Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false),
+Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false; for
+a KV store lookup that setting only lower-cases the event's values, which then match stored values
+that are entirely lower case, as transforms.conf.spec says),
 `match_type = WILDCARD(field)` and `CIDR(field)`, `max_matches` (default 1000: every matching
 row, in file order, gives a multivalue output), `min_matches` / `default_match`.
 """
@@ -117,12 +119,22 @@ class LookupTable:
         self._index_cache.clear()
 
     # -- matching
+    @property
+    def fold_stored(self) -> bool:
+        """Lower-case the stored values before comparing? Only for a CSV lookup with
+        case_sensitive_match = false. transforms.conf.spec, case_sensitive_match: "To disable
+        case-sensitive matching with input fields and values from events, the KV Store lookup
+        data must be entirely in lower case" -- a KV store compares the lower-cased event value
+        with the value as stored, so a stored "Alice" never matches.
+        https://docs.splunk.com/Documentation/Splunk/latest/Admin/Transformsconf"""
+        return not self.case_sensitive and self.kind != "kvstore"
+
     def _index(self, exact_fields: Tuple[str, ...]):
         key = exact_fields
         idx = self._index_cache.get(key)
         if idx is None:
             idx = {}
-            cs = self.case_sensitive
+            cs = not self.fold_stored
             for pos, row in enumerate(self.rows):
                 k = tuple((fmt(row.get(f, "")) if cs else fmt(row.get(f, "")).lower()) for f in exact_fields)
                 idx.setdefault(k, []).append(pos)
@@ -174,6 +186,9 @@ class LookupTable:
         if field in self.cidr:
             # a plain address in a CIDR column is a /32 (or /128) and matches itself
             return any(cidr_contains(pattern, fmt(x)) for x in values_of(event_value))
+        if not self.case_sensitive and not self.fold_stored:
+            return any(wildcard_regex(pattern, False).fullmatch(fmt(x).lower()) is not None
+                       for x in values_of(event_value))
         rx = wildcard_regex(pattern, not self.case_sensitive)
         return any(rx.fullmatch(fmt(x)) is not None for x in values_of(event_value))
 
