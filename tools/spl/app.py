@@ -13,6 +13,7 @@ from .conf import load_app_conf
 from .errors import SplError
 from .evalexpr import Context, Expr
 from .knowledge import Knowledge
+from .limits import Limits
 from .lexer import scan_quoted, split_top
 from .lookups import LookupTable, load_kv_seed, read_csv
 from .searchexpr import SearchExpr
@@ -107,6 +108,7 @@ class App:
         confs = {name: load_app_conf(app_dir, name) for name in
                  ("props", "transforms", "macros", "eventtypes", "tags", "savedsearches", "collections")}
         self.confs = confs
+        self.limits = Limits(load_app_conf(app_dir, "limits"))
         self.macros = confs["macros"]
         for name, keys in self.macros.items():
             for k in keys:

@@ -7,9 +7,10 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from . import timeutil
 from .errors import SplError
-from .evalexpr import Expr, compile_regex, parse_assignments
+from .evalexpr import Expr, parse_assignments
 from .knowledge import json_fields
 from .lexer import split_top, unquote, words
+from .pcre import compile_regex
 from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
 from .searchexpr import SearchExpr, quote_value
 from .stats import Agg, group_keys, group_sort_key, parse_stats
@@ -376,11 +377,12 @@ def cmd_rex(job, args: str, rows: Rows) -> Rows:
         raise SplError("rex: expected one quoted regular expression")
     pattern = rest[0][0]
     field = opts.get("field", "_raw")
+    limits = job.app.limits  # limits.conf [rex] match_limit / depth_limit
     if opts.get("mode") == "sed":
-        return _rex_sed(pattern, field, rows)
+        return _rex_sed(pattern, field, rows, limits)
     if "mode" in opts:
         raise SplError("rex: unsupported mode %r" % opts["mode"])
-    rx = compile_regex(pattern)
+    rx = compile_regex(pattern, limits.rex_match_limit, limits.rex_depth_limit)
     max_match = _int_opt(opts["max_match"], "max_match") if "max_match" in opts else 1
     names = list(rx.groupindex)
     for r in rows:
@@ -407,19 +409,21 @@ def cmd_rex(job, args: str, rows: Rows) -> Rows:
     return rows
 
 
-def _rex_sed(expr: str, field: str, rows: Rows) -> Rows:
-    m = re.match(r"s(.)(.*?)(?<!\\)\1(.*?)(?<!\\)\1([gi\d]*)\Z", expr, re.DOTALL)
+def _rex_sed(expr: str, field: str, rows: Rows, limits) -> Rows:
+    # rex reference: s/<regex>/<replacement>/<flags>, flags "g" (every match) or a number N
+    # (the Nth match only); without flags the first match.
+    m = re.match(r"s(.)(.*?)(?<!\\)\1(.*?)(?<!\\)\1(g|\d*)\Z", expr, re.DOTALL)
     if not m:
-        raise SplError("rex mode=sed: expected s/<regex>/<replacement>/<flags>, got %r" % expr)
-    rx = compile_regex(m.group(2))
-    repl = re.sub(r"\\(\d)", r"\\g<\1>", m.group(3))
+        raise SplError("rex mode=sed: expected s/<regex>/<replacement>/<g or N>, got %r" % expr)
+    rx = compile_regex(m.group(2), limits.rex_match_limit, limits.rex_depth_limit)
+    repl = m.group(3)
     flags = m.group(4)
-    count = 0 if "g" in flags else 1
+    nth = 0 if flags == "g" else int(flags or "1")
     for r in rows:
         v = r.get(field)
         if v is None:
             continue
-        r[field] = normalize([rx.sub(repl, fmt(x), count=count) for x in values_of(v)])
+        r[field] = normalize([rx.sub(repl, fmt(x), nth=nth) for x in values_of(v)])
     return rows
 
 
@@ -432,7 +436,8 @@ def cmd_regex(job, args: str, rows: Rows) -> Rows:
         field, op, pat = "_raw", "=", a
     if pat.startswith('"') and pat.endswith('"'):
         pat = unquote(pat)
-    rx = compile_regex(pat)
+    # the search reference does not name limits for regex: rex's limits.conf values apply here
+    rx = compile_regex(pat, job.app.limits.rex_match_limit, job.app.limits.rex_depth_limit)
     out = []
     for r in rows:
         hit = any(rx.search(fmt(x)) for x in values_of(r.get(field)))
@@ -451,11 +456,14 @@ def cmd_spath(job, args: str, rows: Rows) -> Rows:
     src = opts.get("input", "_raw")
     path = opts.get("path")
     out_name = opts.get("output", path)
+    # limits.conf [spath] extraction_cutoff bounds the extract-all mode (no path): fields past the
+    # first 5000 bytes are not extracted. An explicit path is not extract-all mode.
+    cutoff = job.app.limits.extraction_cutoff if path is None else None
     for r in rows:
         v = r.get(src)
         if v is None:
             continue
-        fields = json_fields(fmt(v[0] if type(v) is list else v))
+        fields = json_fields(fmt(v[0] if type(v) is list else v), cutoff=cutoff)
         if path is None:
             for k, x in fields.items():
                 r[k] = x

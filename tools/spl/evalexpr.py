@@ -16,6 +16,7 @@ from urllib.parse import unquote as _urlunquote
 
 from . import timeutil
 from .errors import SplError
+from .pcre import compile_regex
 from .values import fmt, normalize, to_num, values_of
 
 Func = Callable[[dict], Any]
@@ -138,16 +139,6 @@ def like(v: Any, pattern: Any) -> Optional[bool]:
         return None
     rx = _like_regex(fmt(pattern))
     return any(rx.fullmatch(fmt(x)) is not None for x in values_of(v))
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_regex(pattern: str):
-    """PCRE-ish to Python: (?<name>...) named groups."""
-    py = re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
-    try:
-        return re.compile(py)
-    except re.error as e:
-        raise SplError("invalid regular expression %r: %s" % (pattern, e))
 
 
 @functools.lru_cache(maxsize=512)
@@ -309,8 +300,8 @@ def _f_replace(s, rx, repl):
     if s is None or rx is None or repl is None:
         return None
     pattern = compile_regex(fmt(rx))
-    py_repl = re.sub(r"\\(\d)", r"\\g<\1>", fmt(repl))
-    return _mv_elementwise(lambda x: pattern.sub(py_repl, fmt(x)))(s)
+    template = fmt(repl)
+    return _mv_elementwise(lambda x: pattern.sub(template, fmt(x)))(s)
 
 
 def _f_split(s, delim):
@@ -914,9 +905,9 @@ class _Parser:
         if lname == "replace" and n == 3 and consts[1] is not _NOCONST and consts[2] is not _NOCONST:
             # constant pattern and replacement: compile once
             pattern = compile_regex(fmt(consts[1]))
-            py_repl = re.sub(r"\\(\d)", r"\\g<\1>", fmt(consts[2]))
+            template = fmt(consts[2])
             a0 = args[0]
-            sub_one = lambda x: pattern.sub(py_repl, fmt(x))
+            sub_one = lambda x: pattern.sub(template, fmt(x))
             mv_sub = _mv_elementwise(sub_one)
 
             def f_replace_c(row):
@@ -924,7 +915,7 @@ class _Parser:
                 if v is None:
                     return None
                 if type(v) is str:
-                    return pattern.sub(py_repl, v)
+                    return pattern.sub(template, v)
                 return mv_sub(v)
             return f_replace_c
         if lname == "match" and n == 2 and consts[1] is not _NOCONST:

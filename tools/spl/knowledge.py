@@ -9,7 +9,8 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import SplError
-from .evalexpr import Context, Expr, compile_regex
+from .evalexpr import Context, Expr
+from .pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT, compile_regex
 from .lexer import words
 from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
 from .values import fmt, normalize, values_of
@@ -25,10 +26,11 @@ INDEX_TIME_PROPS = {
     "category", "description", "pulldown_type", "LEARN_MODEL", "LEARN_SOURCETYPE", "detect_trailing_nulls",
     "SEGMENTATION", "given_type", "ADD_EXTRA_TIME_FIELDS", "TIMESTAMP_FIELDS", "JSON_TRIM_BRACES_IN_ARRAY_NAMES_INDEX",
 }
-SEARCH_TIME_PROPS = {"KV_MODE", "AUTO_KV_JSON", "JSON_TRIM_BRACES_IN_ARRAY_NAMES", "KV_TRIM_SPACES"}
+SEARCH_TIME_PROPS = {"KV_MODE", "AUTO_KV_JSON", "JSON_TRIM_BRACES_IN_ARRAY_NAMES", "KV_TRIM_SPACES",
+                     "MATCH_LIMIT", "DEPTH_LIMIT"}
 PROPS_CLASSES = ("EXTRACT-", "REPORT-", "FIELDALIAS-", "EVAL-", "LOOKUP-")
 REPORT_KEYS = {"REGEX", "FORMAT", "SOURCE_KEY", "MV_ADD", "CLEAN_KEYS", "KEEP_EMPTY_VALS",
-               "CAN_OPTIMIZE", "LOOKAHEAD"}
+               "CAN_OPTIMIZE", "LOOKAHEAD", "MATCH_LIMIT", "DEPTH_LIMIT"}
 EVENTTYPE_KEYS = {"search", "priority", "description", "color", "disabled", "tags"}
 
 
@@ -57,15 +59,104 @@ def flatten_json(obj: Any, out: Dict[str, List[Any]], prefix: str, trim_braces: 
             lst.append(val)
 
 
-def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
+class _Truncated(Exception):
+    pass
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _flatten_prefix(text: str, acc: Dict[str, List[Any]], trim_braces: bool) -> None:
+    """KV_MODE=json naming over the first bytes of a JSON text: every value that ends inside the
+    prefix is extracted, the value the prefix cuts and everything after it are not."""
+    from json.decoder import scanstring
+
+    def leaf(name, val):
+        acc.setdefault(name, []).append(val)
+
+    def value(i, name):
+        i = _JSON_WS.match(text, i).end()
+        if i >= len(text):
+            raise _Truncated
+        c = text[i]
+        if c == "{":
+            i += 1
+            while True:
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] == "}":
+                    return i + 1
+                if text[i] == ",":
+                    i += 1
+                    continue
+                if text[i] != '"':
+                    raise ValueError("bad object")
+                try:
+                    key, i = scanstring(text, i + 1)
+                except ValueError:
+                    raise _Truncated
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] != ":":
+                    raise ValueError("bad object")
+                i = value(i + 1, name + "." + key if name else key)
+        if c == "[":
+            i += 1
+            inner = name if trim_braces else name + "{}"
+            while True:
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] == "]":
+                    return i + 1
+                if text[i] == ",":
+                    i += 1
+                    continue
+                i = value(i, inner)
+        if c == '"':
+            try:
+                s, j = scanstring(text, i + 1)
+            except ValueError:
+                raise _Truncated
+            leaf(name, s)
+            return j
+        for word in ("true", "false", "null"):
+            if text.startswith(word, i):
+                leaf(name, word)
+                return i + len(word)
+        m = _JSON_NUMBER.match(text, i)
+        if not m or m.end() >= len(text):
+            raise _Truncated  # a number the cut may have shortened is not extracted
+        leaf(name, m.group())
+        return m.end()
+
     try:
-        obj = json.loads(raw, parse_int=str, parse_float=str)
-    except ValueError:
-        return {}
-    if not isinstance(obj, (dict, list)):
-        return {}
+        value(0, "")
+    except (_Truncated, ValueError, RecursionError):
+        pass
+
+
+def json_fields(raw: str, trim_braces: bool = False, cutoff: Optional[int] = None) -> Dict[str, Any]:
+    """KV_MODE=json / spath extract-all fields of a JSON text. cutoff: only its first bytes count
+    (limits.conf [spath] extraction_cutoff, default 5000: "applies extraction only to the first
+    <integer> number of bytes ... both the auto kv extraction and the spath command")."""
     acc: Dict[str, List[Any]] = {}
-    flatten_json(obj, acc, "", trim_braces)
+    if cutoff is not None and len(raw) > cutoff // 4 and len(raw.encode("utf-8", "surrogatepass")) > cutoff:
+        prefix = raw.encode("utf-8", "surrogatepass")[:cutoff].decode("utf-8", "ignore")
+        if not prefix.lstrip().startswith(("{", "[")):
+            return {}
+        _flatten_prefix(prefix.lstrip(), acc, trim_braces)
+    else:
+        try:
+            obj = json.loads(raw, parse_int=str, parse_float=str)
+        except ValueError:
+            return {}
+        if not isinstance(obj, (dict, list)):
+            return {}
+        flatten_json(obj, acc, "", trim_braces)
     intern = sys.intern
     out = {}
     for k, v in acc.items():
@@ -81,6 +172,16 @@ def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
 
 
 _AUTO_KV_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("([^"]*)"|[^\s,;"]+)')
+
+
+def _int_key(keys: Dict[str, str], key: str, default: int, where: str) -> int:
+    text = keys.get(key)
+    if text is None:
+        return default
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SplError("%s: %s = %r is not an integer" % (where, key, text))
 
 
 def _memo_pred(expr):
@@ -196,13 +297,16 @@ class Knowledge:
         p.kv_mode = keys.get("KV_MODE", "auto").strip().lower()
         p.auto_kv_json = keys.get("AUTO_KV_JSON", "true").strip().lower() in ("1", "true", "t")
         p.trim_braces = keys.get("JSON_TRIM_BRACES_IN_ARRAY_NAMES", "false").strip().lower() in ("1", "true", "t")
+        # props.conf.spec MATCH_LIMIT / DEPTH_LIMIT: the PCRE limits of EXTRACT (100000 / 1000)
+        limits = (_int_key(keys, "MATCH_LIMIT", DEFAULT_MATCH_LIMIT, "props.conf [%s]" % st),
+                  _int_key(keys, "DEPTH_LIMIT", DEFAULT_DEPTH_LIMIT, "props.conf [%s]" % st))
         for key in sorted(k for k in keys if k.startswith("EXTRACT-")):
             val = keys[key]
             m = re.match(r"(.*)\s+in\s+(\S+)\s*\Z", val, re.DOTALL)
             if m and "(?" in m.group(1):
-                p.extracts.append((compile_regex(m.group(1)), m.group(2)))
+                p.extracts.append((compile_regex(m.group(1), *limits), m.group(2)))
             else:
-                p.extracts.append((compile_regex(val), None))
+                p.extracts.append((compile_regex(val, *limits), None))
         for key in sorted(k for k in keys if k.startswith("REPORT-")):
             for name in [x.strip() for x in keys[key].split(",") if x.strip()]:
                 tr = self.transforms.get(name)
@@ -213,7 +317,11 @@ class Knowledge:
                         raise SplError("transforms.conf [%s]: unsupported setting %r for REPORT" % (name, k))
                 if "REGEX" not in tr:
                     raise SplError("transforms.conf [%s]: REPORT needs REGEX" % name)
-                p.reports.append(tr)
+                # transforms.conf.spec MATCH_LIMIT / DEPTH_LIMIT (100000 / 1000)
+                rx = compile_regex(tr["REGEX"],
+                                   _int_key(tr, "MATCH_LIMIT", DEFAULT_MATCH_LIMIT, "transforms.conf [%s]" % name),
+                                   _int_key(tr, "DEPTH_LIMIT", DEFAULT_DEPTH_LIMIT, "transforms.conf [%s]" % name))
+                p.reports.append((tr, rx))
         for key in sorted(k for k in keys if k.startswith("FIELDALIAS-")):
             toks = [w for w, _ in words(keys[key])]
             i = 0
@@ -251,7 +359,7 @@ class Knowledge:
             for rx, _ in p.extracts:
                 late.update(rx.groupindex)
         p.late = late
-        p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr in p.reports)
+        p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr, _ in p.reports)
         return p
 
     def all_late(self) -> set:
@@ -333,7 +441,7 @@ class Knowledge:
             self._apply_extracts(plan, row, raw_s)
         if plan.kv_mode == "json" or (plan.kv_mode == "auto" and plan.auto_kv_json
                                       and raw_s.lstrip().startswith(("{", "["))):
-            for k, v in json_fields(raw_s, plan.trim_braces).items():
+            for k, v in json_fields(raw_s, plan.trim_braces, self.app.limits.extraction_cutoff).items():
                 if k not in row:
                     row[k] = v
         elif plan.kv_mode == "auto":
@@ -354,8 +462,8 @@ class Knowledge:
                 for k, v in m.groupdict().items():
                     if v is not None:
                         row[k] = v
-        for tr in plan.reports:
-            self._apply_report(tr, row, raw_s)
+        for tr, rx in plan.reports:
+            self._apply_report(tr, rx, row, raw_s)
 
     def stage2(self, row: Dict[str, Any], plan: _Plan) -> None:
         """FIELDALIAS, EVAL, LOOKUP, event types and tags, in place."""
@@ -390,13 +498,12 @@ class Knowledge:
             apply_lookup(table, row, match_pairs, outputs, mode)
         self._apply_eventtypes_and_tags(row)
 
-    def _apply_report(self, tr: Dict[str, str], row: Dict[str, Any], raw_s: str) -> None:
+    def _apply_report(self, tr: Dict[str, str], rx, row: Dict[str, Any], raw_s: str) -> None:
         source_key = tr.get("SOURCE_KEY", "_raw")
         src = raw_s if source_key == "_raw" else row.get(source_key)
         if src is None:
             return
         src = fmt(src) if type(src) is not list else fmt(src[0])
-        rx = compile_regex(tr["REGEX"])
         mv_add = tr.get("MV_ADD", "false").strip().lower() in ("1", "true", "t")
         fmt_spec = tr.get("FORMAT")
         matches = list(rx.finditer(src)) if mv_add else [m for m in [rx.search(src)] if m]
