@@ -344,7 +344,8 @@ def _f_tostring(v, option=None):
     if n is None:
         return None
     if opt == "hex":
-        return hex(int(n))
+        # conversion functions: tostring(15, "hex") returns 0xF
+        return ("-0x%X" % -int(n)) if n < 0 else "0x%X" % int(n)
     if opt == "commas":
         if isinstance(n, float) and n != int(n):
             return "{:,.2f}".format(round(n, 2))

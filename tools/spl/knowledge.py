@@ -393,12 +393,16 @@ class Knowledge:
             expr = SearchExpr(text, 0.0, what="eventtype " + name)
             if expr.time_bounds:
                 raise SplError("eventtypes.conf [%s]: time modifiers are not allowed" % name)
+            if any(f == "tag" or f.startswith("tag::") for f in expr.fields):
+                # Knowledge Manager Manual, About event types: "Search strings that define event
+                # types cannot reference tags, because event types are always processed and added
+                # to events before tags."
+                raise SplError("eventtypes.conf [%s]: an event type cannot reference tags (event "
+                               "types are applied before tags)" % name)
             self.eventtypes.append((name, _memo_pred(expr) if self.app.optimize else expr,
                                     keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
-        self._et_uses_tags = any(f == "tag" or f.startswith("tag::")
-                                 for _, e, _ in self.eventtypes for f in e.fields)
 
     def _load_tags(self, tags) -> None:
         # field -> lowercased value -> [tags]
@@ -536,11 +540,9 @@ class Knowledge:
                 else:
                     row[k] = v
 
-    def _field_tags(self, row: Dict[str, Any], per_field: Dict[str, List[str]], skip: str = "") -> List[str]:
+    def _field_tags(self, row: Dict[str, Any], per_field: Dict[str, List[str]]) -> List[str]:
         out: List[str] = []
         for field, vmap in self.tag_map.items():
-            if field == skip:
-                continue
             v = row.get(field)
             if v is None:
                 continue
@@ -564,10 +566,6 @@ class Knowledge:
         matched: List[str] = []
         extra_tags: List[str] = []
         if self.eventtypes:
-            if self._et_uses_tags:
-                # event types that test tags see the tags of the other fields already
-                pre: Dict[str, List[str]] = {}
-                self._set_tags(row, self._field_tags(row, pre, skip="eventtype"), pre)
             if self._et_uses_eventtype:
                 # event types may refer to other event types: iterate to a fixed point
                 prev = None
