@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, List, Optional
 from urllib.parse import unquote as _urlunquote
 
-from . import timeutil
+from . import optimize, timeutil
 from .errors import SplError
 from .pcre import compile_regex
 from .values import fmt, normalize, to_num, values_of
@@ -65,10 +65,12 @@ def _tokenize(text: str):
 
 
 class Context:
-    """What an expression may need besides the row: the search's fixed 'now'."""
+    """What an expression may need besides the row: the search's fixed 'now', and whether the
+    fast paths of tools/spl/optimize.py may be used."""
 
-    def __init__(self, now: float):
+    def __init__(self, now: float, optimize: bool = False):
         self.now = now
+        self.optimize = optimize
 
 
 # ---------------------------------------------------------------- value helpers
@@ -598,7 +600,6 @@ _SIMPLE = {
     "mvindex": (2, 3, _f_mvindex),
     "mvjoin": (2, 2, _f_mvjoin),
     "mvappend": (1, None, _f_mvappend),
-    "mvfind": (2, 2, _f_mvfind),
     "mvdedup": (1, 1, _f_mvdedup),
     "mvsort": (1, 1, _f_mvsort),
     "mvzip": (2, 3, _f_mvzip),
@@ -621,15 +622,146 @@ _SIMPLE = {
     "false": (0, 0, lambda: False),
 }
 
-SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | {
-    "if", "case", "coalesce", "in", "mvfilter", "mvmap", "now", "time", "relative_time",
-    "strftime", "strptime", "validate"})
+
+# ---------------------------------------------------------------- special forms
+# Functions that do not simply evaluate their arguments first: conditionals evaluate only the
+# branch they need, now()/time() read the search's time, and the time functions take care of
+# null and multivalue arguments themselves. Each entry: (min args, max args or None,
+# builder(ctx, [argument closures]) -> closure).
+
+def _sf_if(ctx, args):
+    c, a, b = args
+
+    def f_if(row):
+        return a(row) if _as_bool(c(row), "if") else b(row)
+    return f_if
+
+
+def _pairs(name, args):
+    if not args or len(args) % 2:
+        raise SplError("%s: needs condition/value pairs" % name)
+    return [(args[i], args[i + 1]) for i in range(0, len(args), 2)]
+
+
+def _sf_case(ctx, args):
+    pairs = _pairs("case", args)
+
+    def f_case(row):
+        for cond, val in pairs:
+            if _as_bool(cond(row), "case"):
+                return val(row)
+        return None
+    return f_case
+
+
+def _sf_validate(ctx, args):
+    pairs = _pairs("validate", args)
+
+    def f_validate(row):
+        for cond, val in pairs:
+            if not _as_bool(cond(row), "validate"):
+                return val(row)
+        return None
+    return f_validate
+
+
+def _sf_coalesce(ctx, args):
+    def f_coalesce(row):
+        for a in args:
+            v = a(row)
+            if v is not None:
+                return v
+        return None
+    return f_coalesce
+
+
+def _sf_in(ctx, args):
+    first, rest = args[0], args[1:]
+
+    def f_in(row):
+        v = first(row)
+        if v is None:
+            return None
+        return any(compare("=", v, a(row)) for a in rest)
+    return f_in
+
+
+def _sf_now(ctx, args):
+    return lambda row: ctx.now
+
+
+def _relative_time(t, s):
+    t = to_num(t)
+    if t is None or s is None:
+        return None
+    return timeutil.relative_time(t, fmt(s))
+
+
+def _sf_relative_time(ctx, args):
+    t_f, s_f = args
+    if ctx.optimize:
+        return optimize.constant_relative_time(t_f, s_f, _relative_time)
+    return lambda row: _relative_time(t_f(row), s_f(row))
+
+
+def _sf_strftime(ctx, args):
+    t_f, s_f = args
+
+    def f_strftime(row):
+        v, s = t_f(row), s_f(row)
+        if v is None or s is None or type(v) is list:
+            return None
+        t = to_num(v)
+        return None if t is None else timeutil.strftime(t, fmt(s))
+    return f_strftime
+
+
+def _sf_strptime(ctx, args):
+    v_f, s_f = args
+
+    def f_strptime(row):
+        v, s = v_f(row), s_f(row)
+        if v is None or s is None or type(v) is list:
+            return None
+        return timeutil.strptime(fmt(v), fmt(s))
+    return f_strptime
+
+
+def _sf_mvfind(ctx, args):
+    v_f, rx_f = args
+    if not ctx.optimize:
+        return lambda row: _f_mvfind(v_f(row), rx_f(row))
+    index = optimize.MvFindIndex()
+
+    def f_mvfind(row):
+        v, rx = v_f(row), rx_f(row)
+        if type(v) is list and rx is not None:
+            literal = optimize.anchored_literal(fmt(rx))
+            if literal is not None:
+                return index.find(v, literal)
+        return _f_mvfind(v, rx)
+    return f_mvfind
+
+
+_SPECIAL_FORMS = {
+    "if": (3, 3, _sf_if),
+    "case": (2, None, _sf_case),
+    "validate": (2, None, _sf_validate),
+    "coalesce": (1, None, _sf_coalesce),
+    "in": (2, None, _sf_in),
+    "now": (0, 0, _sf_now),
+    "time": (0, 0, _sf_now),
+    "relative_time": (2, 2, _sf_relative_time),
+    "strftime": (2, 2, _sf_strftime),
+    "strptime": (2, 2, _sf_strptime),
+    "mvfind": (2, 2, _sf_mvfind),
+}
+
+SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | set(_SPECIAL_FORMS) | {"mvfilter", "mvmap"})
 
 
 # ---------------------------------------------------------------- parser
 
-_NOCONST = object()
-_MISS = object()
 
 
 class _Parser:
@@ -802,139 +934,16 @@ class _Parser:
         if lname in ("mvfilter", "mvmap"):
             return self.p_mv_lambda(lname)
         args = self.p_args()
-        n = len(args)
-        ctx = self.ctx
-        if lname == "if":
-            _arity(name, n, 3, 3)
-            c, a, b = args
-
-            def f_if(row):
-                cond = _as_bool(c(row), "if")
-                return a(row) if cond else b(row)
-            return f_if
-        if lname == "case":
-            if n == 0 or n % 2:
-                raise SplError("case: needs condition/value pairs")
-            pairs = [(args[i], args[i + 1]) for i in range(0, n, 2)]
-
-            def f_case(row):
-                for cond, val in pairs:
-                    if _as_bool(cond(row), "case"):
-                        return val(row)
-                return None
-            return f_case
-        if lname == "validate":
-            if n == 0 or n % 2:
-                raise SplError("validate: needs condition/value pairs")
-            pairs = [(args[i], args[i + 1]) for i in range(0, n, 2)]
-
-            def f_validate(row):
-                for cond, val in pairs:
-                    if not _as_bool(cond(row), "validate"):
-                        return val(row)
-                return None
-            return f_validate
-        if lname == "coalesce":
-            _arity(name, n, 1, None)
-
-            def f_coalesce(row):
-                for a in args:
-                    v = a(row)
-                    if v is not None:
-                        return v
-                return None
-            return f_coalesce
-        if lname == "in":
-            _arity(name, n, 2, None)
-            first, rest = args[0], args[1:]
-
-            def f_in(row):
-                v = first(row)
-                if v is None:
-                    return None
-                for a in rest:
-                    if compare("=", v, a(row)):
-                        return True
-                return False
-            return f_in
-        if lname in ("now", "time"):
-            _arity(name, n, 0, 0)
-            return lambda row: ctx.now
-        if lname == "relative_time":
-            _arity(name, n, 2, 2)
-            t_f, s_f = args
-
-            last = [None, None, None]
-
-            def f_rel(row):
-                t = to_num(t_f(row))
-                s = s_f(row)
-                if t is None or s is None:
-                    return None
-                if t == last[0] and s == last[1]:
-                    return last[2]  # relative_time(now(), "-20m@m") on every row
-                r = timeutil.relative_time(t, fmt(s))
-                last[0], last[1], last[2] = t, s, r
-                return r
-            return f_rel
-        if lname == "strftime":
-            _arity(name, n, 2, 2)
-            t_f, s_f = args
-
-            def f_strftime(row):
-                v = t_f(row)
-                s = s_f(row)
-                if v is None or s is None or type(v) is list:
-                    return None
-                t = to_num(v)
-                if t is None:
-                    return None
-                return timeutil.strftime(t, fmt(s))
-            return f_strftime
-        if lname == "strptime":
-            _arity(name, n, 2, 2)
-            v_f, s_f = args
-
-            def f_strptime(row):
-                v = v_f(row)
-                s = s_f(row)
-                if v is None or s is None or type(v) is list:
-                    return None
-                return timeutil.strptime(fmt(v), fmt(s))
-            return f_strptime
-        consts = [getattr(a, "_const", _NOCONST) for a in args]
-        if lname == "replace" and n == 3 and consts[1] is not _NOCONST and consts[2] is not _NOCONST:
-            # constant pattern and replacement: compile once
-            pattern = compile_regex(fmt(consts[1]))
-            template = fmt(consts[2])
-            a0 = args[0]
-            sub_one = lambda x: pattern.sub(template, fmt(x))
-            mv_sub = _mv_elementwise(sub_one)
-
-            def f_replace_c(row):
-                v = a0(row)
-                if v is None:
-                    return None
-                if type(v) is str:
-                    return pattern.sub(template, v)
-                return mv_sub(v)
-            return f_replace_c
-        if lname == "match" and n == 2 and consts[1] is not _NOCONST:
-            pattern = compile_regex(fmt(consts[1]))
-            a0 = args[0]
-
-            def f_match_c(row):
-                v = a0(row)
-                if v is None:
-                    return None
-                if type(v) is str:
-                    return pattern.search(v) is not None
-                return any(pattern.search(fmt(x)) is not None for x in values_of(v))
-            return f_match_c
+        special = _SPECIAL_FORMS.get(lname)
+        if special is not None:
+            lo, hi, build = special
+            _arity(name, len(args), lo, hi)
+            return build(self.ctx, args)
         spec = _SIMPLE.get(lname)
         if spec is None:
             raise SplError("eval: unsupported function %s()" % name)
         lo, hi, impl = spec
+        n = len(args)
         _arity(name, n, lo, hi)
         if n == 0:
             return lambda row: impl()
@@ -1042,36 +1051,10 @@ class Expr:
         self.text = text
         self.fn = p.parse()
         self.fields = frozenset(p.fields)
-        self._memo_fields = tuple(sorted(self.fields))
-        self._memo_calls = 0
-        self._memo = None if (self._MEMO_OFF.search(text) or self._TRIVIAL.match(text)) else {}
+        self.uses_now = re.search(r"\b(now|time)\s*\(", text) is not None
 
     def __call__(self, row: dict) -> Any:
         return self.fn(row)
-
-    _MEMO_OFF = re.compile(r"\b(now|time|random)\s*\(")
-    _TRIVIAL = re.compile(r"""\s*('[^']*'|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|[\d.]+)\s*\Z""")
-
-    def memo_value(self, row: dict) -> Any:
-        """value(), remembered by the values of the fields it reads (calculated fields see the
-        same few types, users and addresses again and again). Switches itself off when the
-        inputs hardly repeat, and never applies to time-dependent or trivial expressions."""
-        memo = self._memo
-        if memo is None:
-            return self.value(row)
-        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, self._memo_fields))
-        self._memo_calls += 1
-        hit = memo.get(key, _MISS)
-        if hit is not _MISS:
-            return hit
-        v = self.value(row)
-        memo[key] = v
-        if self._memo_calls >= 2000:
-            if len(memo) > 400:
-                self._memo = None  # inputs hardly repeat: the memo costs more than it saves
-            elif len(memo) > 50000:
-                memo.clear()
-        return v
 
     def value(self, row: dict) -> Any:
         """The value to store in a field: never a boolean; a one-element list is a scalar."""

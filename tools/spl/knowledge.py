@@ -9,6 +9,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import SplError
+from . import optimize
 from .evalexpr import Context, Expr
 from .pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT, compile_regex
 from .lexer import words
@@ -184,26 +185,6 @@ def _int_key(keys: Dict[str, str], key: str, default: int, where: str) -> int:
         raise SplError("%s: %s = %r is not an integer" % (where, key, text))
 
 
-def _memo_pred(expr):
-    """An event type's test, remembered by the values of the fields it reads (they are few and
-    repeat: sourcetype, a type or model). Tests on the raw text are not remembered."""
-    if "_raw" in expr.fields or not expr.fields or expr.raw_term_used:
-        return expr
-    fields = tuple(sorted(expr.fields))
-    memo = {}
-
-    def pred(row):
-        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, fields))
-        r = memo.get(key)
-        if r is None:
-            r = memo[key] = expr(row)
-            if len(memo) > 50000:
-                memo.clear()
-        return r
-    pred.fields = expr.fields
-    return pred
-
-
 def _stanza_pattern(pattern: str) -> "re.Pattern":
     # props.conf source::/host:: patterns: '...' crosses directories, '*' does not.
     out = []
@@ -231,11 +212,14 @@ class _Plan:
         self.extracts: List[Tuple[Any, Optional[str]]] = []
         self.reports: List[Dict[str, str]] = []
         self.aliases: List[Tuple[str, str, bool]] = []
-        self.evals: List[Tuple[str, Expr]] = []
+        self.evals: List[Tuple[str, Any]] = []  # (field, row -> value)
         self.lookups: List[Tuple[Any, Any, Any, str]] = []
-        self.late: set = set()
+        # fields FIELDALIAS, EVAL, LOOKUP, event types and tags may write or remove
+        self.derived_fields: set = set()
         self.dynamic_reports = False
-        self.defer_extracts = False
+        # EXTRACTs that only read _raw run with the derived fields (same result: they win over
+        # KV_MODE fields of the same name either way)
+        self.extract_later = False
 
 
 class Knowledge:
@@ -243,7 +227,7 @@ class Knowledge:
         self.app = app
         self.props = props
         self.transforms = transforms
-        self.ctx = Context(0.0)
+        self.ctx = Context(0.0, app.optimize)
         self.uses_now = False
         self._plans: Dict[Tuple[str, str, str], _Plan] = {}
         self._source_stanzas = []
@@ -332,9 +316,10 @@ class Knowledge:
                 i += 3
         for key in sorted(k for k in keys if k.startswith("EVAL-")):
             expr = Expr(keys[key], self.ctx)
-            if Expr._MEMO_OFF.search(keys[key]):
+            if expr.uses_now:
                 self.uses_now = True  # cached fields must be recomputed when now() changes
-            p.evals.append((key[len("EVAL-"):], expr))
+            value = optimize.memoize(expr.value, expr.fields, keys[key]) if self.app.optimize else expr.value
+            p.evals.append((key[len("EVAL-"):], value))
         for key in sorted(k for k in keys if k.startswith("LOOKUP-")):
             toks = tokens_with_commas(keys[key])
             if not toks:
@@ -343,30 +328,28 @@ class Knowledge:
             match_pairs, outputs, mode = parse_lookup_spec(toks[1:], "props.conf " + key)
             table = self.app.lookup_table(table_name, for_what="props.conf " + key)
             p.lookups.append((table, match_pairs, outputs, mode))
-        # Fields stage 2 may write or remove: a search that reads none of them can be tested
-        # on stage-1 fields before paying for stage 2.
-        late = {"eventtype", "tag"}
-        late.update(dst for _, dst, _ in p.aliases)
-        late.update(name for name, _ in p.evals)
+        derived = {"eventtype", "tag"}
+        derived.update(dst for _, dst, _ in p.aliases)
+        derived.update(name for name, _ in p.evals)
         for table, match_pairs, outputs, mode in p.lookups:
             if outputs is None:
-                late.update(table.fields)
+                derived.update(table.fields)
             else:
-                late.update(ef for _, ef in outputs)
-        late.update(self.tag_fields())
-        p.defer_extracts = bool(p.extracts) and not p.reports and all(f is None for _, f in p.extracts)
-        if p.defer_extracts:
+                derived.update(ef for _, ef in outputs)
+        derived.update(self.tag_fields())
+        p.extract_later = bool(p.extracts) and not p.reports and all(f is None for _, f in p.extracts)
+        if p.extract_later:
             for rx, _ in p.extracts:
-                late.update(rx.groupindex)
-        p.late = late
+                derived.update(rx.groupindex)
+        p.derived_fields = derived
         p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr, _ in p.reports)
         return p
 
-    def all_late(self) -> set:
-        """Fields stage 2 may write, over every props plan built so far."""
+    def all_derived_fields(self) -> set:
+        """Fields search_time_fields() may write, over every props plan built so far."""
         out = set()
         for p in self._plans.values():
-            out |= p.late
+            out |= p.derived_fields
         return out
 
     def tag_fields(self):
@@ -399,7 +382,7 @@ class Knowledge:
                 # to events before tags."
                 raise SplError("eventtypes.conf [%s]: an event type cannot reference tags (event "
                                "types are applied before tags)" % name)
-            self.eventtypes.append((name, _memo_pred(expr) if self.app.optimize else expr,
+            self.eventtypes.append((name, optimize.memoize_event_type(expr) if self.app.optimize else expr,
                                     keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
@@ -426,22 +409,22 @@ class Knowledge:
 
     # ------------------------------------------------------------ extraction
     def extract(self, base: Dict[str, Any]) -> Dict[str, Any]:
-        row, plan = self.stage1(base)
-        self.stage2(row, plan)
+        row, plan = self.base_fields(base)
+        self.search_time_fields(row, plan)
         return row
 
     def plan_for(self, base: Dict[str, Any]) -> _Plan:
         return self.plan(fmt(base.get("sourcetype", "")), fmt(base.get("source", "")),
                          fmt(base.get("host", "")))
 
-    def stage1(self, base: Dict[str, Any]):
-        """Index-time fields and KV_MODE (plus EXTRACT/REPORT unless they can wait for stage 2):
-        what a search's first clause usually reads."""
+    def base_fields(self, base: Dict[str, Any]):
+        """Index-time fields, EXTRACT/REPORT (unless extract_later) and KV_MODE: what a
+        search's first clause usually reads. -> (row, plan)"""
         row = dict(base)
         plan = self.plan_for(base)
         raw = row.get("_raw")
         raw_s = fmt(raw) if raw is not None else ""
-        if not plan.defer_extracts:
+        if not plan.extract_later:
             self._apply_extracts(plan, row, raw_s)
         if plan.kv_mode == "json" or (plan.kv_mode == "auto" and plan.auto_kv_json
                                       and raw_s.lstrip().startswith(("{", "["))):
@@ -469,9 +452,10 @@ class Knowledge:
         for tr, rx in plan.reports:
             self._apply_report(tr, rx, row, raw_s)
 
-    def stage2(self, row: Dict[str, Any], plan: _Plan) -> None:
-        """FIELDALIAS, EVAL, LOOKUP, event types and tags, in place."""
-        if plan.defer_extracts:
+    def search_time_fields(self, row: Dict[str, Any], plan: _Plan) -> None:
+        """The rest of the search-time sequence on a base_fields() row, in place: FIELDALIAS,
+        EVAL, LOOKUP, event types and tags (and EXTRACT when extract_later)."""
+        if plan.extract_later:
             # EXTRACT on _raw only: running it after KV_MODE gives the same fields (its values
             # overwrite KV ones, as they would have pre-empted them)
             raw = row.get("_raw")
@@ -489,10 +473,7 @@ class Knowledge:
                     else:
                         row.pop(dst, None)
         if plan.evals:
-            if self.app.optimize:
-                results = [(name, expr.memo_value(row)) for name, expr in plan.evals]
-            else:
-                results = [(name, expr.value(row)) for name, expr in plan.evals]
+            results = [(name, value(row)) for name, value in plan.evals]  # all read the pre-EVAL row
             for name, v in results:
                 if v is None:
                     row.pop(name, None)

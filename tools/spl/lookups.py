@@ -12,7 +12,6 @@ import csv
 import io
 import itertools
 import json
-import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -108,12 +107,6 @@ class LookupTable:
         if "default_match" in st:
             self.default_match = st["default_match"]
 
-    # -- writing (outputlookup)
-    def replace_rows(self, fields: List[str], rows: List[Dict[str, Any]]) -> None:
-        self.fields = list(fields)
-        self.rows = rows
-        self.changed()
-
     def changed(self) -> None:
         self.version += 1
         self._index_cache.clear()
@@ -143,19 +136,6 @@ class LookupTable:
 
     def match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         """Rows matching every (table field, event value or values) pair, in table order."""
-        # Events repeat the same few values (an event type, an address): remember answers
-        # until the table changes.
-        memo_key = ("m",) + tuple((f, tuple(values_of(v)) if type(v) is list else v) for f, v in inputs)
-        hit = self._index_cache.get(memo_key)
-        if hit is not None:
-            return hit
-        out = self._match(inputs)
-        if len(self._index_cache) > 50000:
-            self._index_cache.clear()
-        self._index_cache[memo_key] = out
-        return out
-
-    def _match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         exact = [(f, v) for f, v in inputs if f not in self.wildcard and f not in self.cidr]
         special = [(f, v) for f, v in inputs if f in self.wildcard or f in self.cidr]
         for f, _ in inputs:
@@ -289,7 +269,3 @@ def load_kv_seed(path: str) -> Tuple[List[str], List[Dict[str, Any]]]:
                  for k, v in r.items() if v is not None} for r in data]
         return fields, rows
     return read_csv(path)
-
-
-def exists(path: str) -> bool:
-    return os.path.isfile(path)
