@@ -440,7 +440,7 @@ def cmd_regex(job, args: str, rows: Rows) -> Rows:
     rx = compile_regex(pat, job.app.limits.rex_match_limit, job.app.limits.rex_depth_limit)
     out = []
     for r in rows:
-        hit = any(rx.search(fmt(x)) for x in values_of(r.get(field)))
+        hit = any(rx.test(fmt(x)) for x in values_of(r.get(field)))
         if hit == (op == "="):
             out.append(r)
     return out

@@ -298,14 +298,6 @@ def _f_substr(s, start, length=None):
     return _mv_elementwise(one)(s)
 
 
-def _f_replace(s, rx, repl):
-    if s is None or rx is None or repl is None:
-        return None
-    pattern = compile_regex(fmt(rx))
-    template = fmt(repl)
-    return _mv_elementwise(lambda x: pattern.sub(template, fmt(x)))(s)
-
-
 def _f_split(s, delim):
     if s is None or delim is None:
         return None
@@ -476,7 +468,7 @@ def _f_mvfind(v, rx):
         return None
     pattern = compile_regex(fmt(rx))
     for i, x in enumerate(values_of(v)):
-        if pattern.search(fmt(x)):
+        if pattern.test(fmt(x)):
             return i
     return None
 
@@ -552,7 +544,7 @@ def _f_match(v, rx):
     if v is None or rx is None:
         return None
     pattern = compile_regex(fmt(rx))
-    return any(pattern.search(fmt(x)) is not None for x in values_of(v))
+    return any(pattern.test(fmt(x)) for x in values_of(v))
 
 
 def _f_urldecode(v):
@@ -569,7 +561,6 @@ _SIMPLE = {
     "lower": (1, 1, _mv_elementwise(lambda x: fmt(x).lower())),
     "upper": (1, 1, _mv_elementwise(lambda x: fmt(x).upper())),
     "substr": (2, 3, _f_substr),
-    "replace": (3, 3, _f_replace),
     "split": (2, 2, _f_split),
     "trim": (1, 2, _f_trim("both")),
     "ltrim": (1, 2, _f_trim("left")),
@@ -606,7 +597,6 @@ _SIMPLE = {
     "json_extract": (1, None, _f_json_extract),
     "typeof": (1, 1, _f_typeof),
     "cidrmatch": (2, 2, _f_cidrmatch),
-    "match": (2, 2, _f_match),
     "like": (2, 2, like),
     "isnull": (1, 1, lambda v: v is None),
     "isnotnull": (1, 1, lambda v: v is not None),
@@ -727,6 +717,38 @@ def _sf_strptime(ctx, args):
     return f_strptime
 
 
+def _sf_replace(ctx, args):
+    s_f, rx_f, repl_f = args
+    sub = optimize.sub_remembering_last if ctx.optimize else (lambda rx, repl, text: rx.sub(repl, text))
+
+    def f_replace(row):
+        s, rx, repl = s_f(row), rx_f(row), repl_f(row)
+        if s is None or rx is None or repl is None:
+            return None
+        pattern = compile_regex(fmt(rx))
+        template = fmt(repl)
+        if type(s) is str:
+            return sub(pattern, template, s)
+        return _mv_elementwise(lambda x: sub(pattern, template, fmt(x)))(s)
+    return f_replace
+
+
+def _sf_match(ctx, args):
+    v_f, rx_f = args
+    const = getattr(rx_f, "_const", None)
+    if not ctx.optimize or const is None:
+        return lambda row: _f_match(v_f(row), rx_f(row))
+    pattern = compile_regex(fmt(const))
+    test = optimize.memoize_arg(pattern.test)
+
+    def f_match(row):
+        v = v_f(row)
+        if v is None:
+            return None
+        return any(test(x if type(x) is str else fmt(x)) for x in values_of(v))
+    return f_match
+
+
 def _sf_mvfind(ctx, args):
     v_f, rx_f = args
     if not ctx.optimize:
@@ -755,6 +777,8 @@ _SPECIAL_FORMS = {
     "strftime": (2, 2, _sf_strftime),
     "strptime": (2, 2, _sf_strptime),
     "mvfind": (2, 2, _sf_mvfind),
+    "replace": (3, 3, _sf_replace),
+    "match": (2, 2, _sf_match),
 }
 
 SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | set(_SPECIAL_FORMS) | {"mvfilter", "mvmap"})

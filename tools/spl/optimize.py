@@ -13,9 +13,12 @@ give the same rows for every saved search of the add-on.
 - memos: calculated fields, event type tests and lookup answers are remembered by the values of
   the fields they read while those values repeat (MEMO_PROBE calls decide; a memo holding more
   than MEMO_MAX_KEYS distinct inputs after the probe is switched off).
-- relative_time(now(), "<constant>") is computed once per search.
+- relative_time(now(), "<constant>") is computed once per search; match(<field>, "<constant>")
+  is remembered per text while the texts repeat.
 - mvfind(<field>, "^" . <value> . "$") over the same multivalue field for many rows: answered
   from an index of that field's values.
+- replace(): each (regex, replacement) remembers its last text and result, so a chain of
+  replace() calls that has stopped changing the text does not run the regex again.
 """
 from __future__ import annotations
 
@@ -161,6 +164,28 @@ def memoize(fn: Callable[[dict], Any], fields, text: Optional[str] = None) -> Ca
     return memo_fn
 
 
+def memoize_arg(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """fn(x) remembered by x, with memoize()'s thresholds (match(type, "<constant>") sees the
+    same few event types again and again)."""
+    state = {"memo": {}, "calls": 0}
+
+    def memo_fn(x):
+        memo = state["memo"]
+        if memo is None:
+            return fn(x)
+        state["calls"] += 1
+        hit = memo.get(x, _MISS)
+        if hit is not _MISS:
+            return hit
+        v = memo[x] = fn(x)
+        if state["calls"] >= MEMO_PROBE and len(memo) > MEMO_MAX_KEYS:
+            state["memo"] = None
+        elif len(memo) > MEMO_CLEAR_AT:
+            memo.clear()
+        return v
+    return memo_fn
+
+
 def memoize_event_type(expr):
     """An event type's test, remembered by the values of the fields it reads; tests on the raw
     text are not remembered."""
@@ -237,3 +262,18 @@ class MvFindIndex:
         if a is None:
             return b
         return a if b is None else min(a, b)
+
+
+_LAST_SUB: Dict[Any, Tuple[str, str]] = {}
+
+
+def sub_remembering_last(regex, repl: str, text: str) -> str:
+    key = (regex, repl)
+    last = _LAST_SUB.get(key)
+    if last is not None and last[0] == text:
+        return last[1]
+    out = regex.sub(repl, text)
+    if len(_LAST_SUB) > 1000:
+        _LAST_SUB.clear()
+    _LAST_SUB[key] = (text, out)
+    return out

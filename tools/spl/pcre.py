@@ -50,6 +50,7 @@ _lib.pcre2_set_match_limit_8.argtypes = [_vp, ctypes.c_uint32]
 _lib.pcre2_set_depth_limit_8.argtypes = [_vp, ctypes.c_uint32]
 _lib.pcre2_match_8.restype = ctypes.c_int
 _lib.pcre2_match_8.argtypes = [_vp, ctypes.c_char_p, _sz, _sz, ctypes.c_uint32, _vp, _vp]
+_match8 = _lib.pcre2_match_8
 _lib.pcre2_get_ovector_pointer_8.restype = ctypes.POINTER(_sz)
 _lib.pcre2_get_ovector_pointer_8.argtypes = [_vp]
 _lib.pcre2_pattern_info_8.restype = ctypes.c_int
@@ -128,10 +129,12 @@ class Regex:
         if not code:
             raise SplError("invalid regular expression %r: %s at offset %d"
                            % (pattern, _error_message(err.value), off.value))
-        # compiled patterns live as long as the lru_cache of compile_regex keeps this object
-        self._code = code
-        self._md = _lib.pcre2_match_data_create_from_pattern_8(code, None)
-        self._ctx = _match_context(match_limit, depth_limit)
+        # compiled patterns live as long as the lru_cache of compile_regex keeps this object;
+        # pointers are held as c_void_p objects (cheaper to pass than ints)
+        self._code = ctypes.c_void_p(code)
+        self._md = ctypes.c_void_p(_lib.pcre2_match_data_create_from_pattern_8(code, None))
+        self._ctx = ctypes.c_void_p(_match_context(match_limit, depth_limit))
+        self._ov = _lib.pcre2_get_ovector_pointer_8(self._md)
         self.match_limit = match_limit
         self.depth_limit = depth_limit
         n = ctypes.c_uint32()
@@ -153,14 +156,20 @@ class Regex:
         # in pattern order, as Splunk creates the fields
         return dict(sorted(out.items(), key=lambda kv: kv[1]))
 
-    def _match(self, subject: bytes, pos: int, options: int) -> Optional[Match]:
-        rc = _lib.pcre2_match_8(self._code, subject, len(subject), pos, options, self._md, self._ctx)
+    def _run(self, subject: bytes, pos: int, options: int) -> bool:
+        """One pcre2_match; the spans are then in self._ov."""
+        rc = _match8(self._code, subject, len(subject), pos, options, self._md, self._ctx)
         if rc < 0:
             # no match; a limit reached is no match too (and a bad UTF-8 subject)
-            if rc in (PCRE2_ERROR_MATCHLIMIT, PCRE2_ERROR_DEPTHLIMIT):
+            if rc == PCRE2_ERROR_MATCHLIMIT or rc == PCRE2_ERROR_DEPTHLIMIT:
                 self.limit_hits += 1
+            return False
+        return True
+
+    def _match(self, subject: bytes, pos: int, options: int) -> Optional[Match]:
+        if not self._run(subject, pos, options):
             return None
-        ov = _lib.pcre2_get_ovector_pointer_8(self._md)
+        ov = self._ov
         spans = []
         for i in range(self.groups + 1):
             s = ov[2 * i]
@@ -171,7 +180,7 @@ class Regex:
         return self._match(text.encode("utf-8", "surrogatepass"), 0, 0)
 
     def test(self, text: str) -> bool:
-        return self.search(text) is not None
+        return self._run(text.encode("utf-8", "surrogatepass"), 0, 0)
 
     def finditer(self, text: str) -> Iterator[Match]:
         subject = text.encode("utf-8", "surrogatepass")
@@ -195,6 +204,8 @@ class Regex:
     def sub(self, repl: str, text: str, nth: int = 0) -> str:
         """Replace every match (nth=0) or only the nth with repl, where \\N stands for group N
         (Splunk's replace() and rex mode=sed)."""
+        if not self._run(text.encode("utf-8", "surrogatepass"), 0, 0):
+            return text  # the common case: nothing to replace
         out: List[str] = []
         last = 0
         subject = None
