@@ -252,6 +252,8 @@ class Knowledge:
             if any(key.startswith(c) for c in PROPS_CLASSES):
                 continue
             raise SplError("props.conf [%s]: unsupported setting %r" % (stanza, key))
+        for key in ("MATCH_LIMIT", "DEPTH_LIMIT"):
+            _int_key(keys, key, 0, "props.conf [%s]" % stanza)
         mode = keys.get("KV_MODE")
         if mode is not None and mode.strip().lower() not in ("json", "none", "auto"):
             raise SplError("props.conf [%s]: KV_MODE = %s is not supported" % (stanza, mode))
