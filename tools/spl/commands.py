@@ -587,6 +587,14 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
             raise SplError("streamstats: time_window must be a time span")
         time_window = size
         _require_time_order(rows)
+    # limits.conf [stats] max_stream_window (10000): the largest window, and the window that
+    # applies when neither window nor time_window is given (streamstats reference, Description)
+    max_window = job.app.limits.max_stream_window
+    if window > max_window:
+        raise SplError("streamstats: window=%d is larger than limits.conf max_stream_window = %d"
+                       % (window, max_window))
+    if not window and time_window is None and len(rows) > max_window:
+        window = max_window
     shared: collections.deque = collections.deque()
     windows: Dict[tuple, collections.deque] = {}
     running: Dict[tuple, list] = {}

@@ -7,6 +7,10 @@ Sources (limits.conf.spec, https://docs.splunk.com/Documentation/Splunk/latest/A
 - [spath] extraction_cutoff = 5000: "For 'extract-all' spath extraction mode, this setting applies
   extraction only to the first <integer> number of bytes. This setting applies both the auto kv
   extraction and the spath command, when explicitly extracting fields."
+- [stats] max_stream_window = 10000: the largest streamstats window; the streamstats reference:
+  "If you don't set the time_window or the window arguments, the default of 10,000 events set by
+  the max_stream_window in the limits.conf file applies"
+  (https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/search-commands/streamstats).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from .pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT
 DEFAULTS = {
     "rex": {"match_limit": DEFAULT_MATCH_LIMIT, "depth_limit": DEFAULT_DEPTH_LIMIT},
     "spath": {"extraction_cutoff": 5000},
+    "stats": {"max_stream_window": 10000},
 }
 
 
@@ -37,3 +42,4 @@ class Limits:
         self.rex_match_limit = values["rex"]["match_limit"]
         self.rex_depth_limit = values["rex"]["depth_limit"]
         self.extraction_cutoff = values["spath"]["extraction_cutoff"]
+        self.max_stream_window = values["stats"]["max_stream_window"]
