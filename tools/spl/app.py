@@ -131,7 +131,6 @@ class App:
             self.saved_searches[name] = keys
         self._tables: Dict[str, LookupTable] = {}
         self._kv_data: Dict[str, LookupTable] = {}
-        self._auto_lookup_tables: set = set()
         self.events: List[Dict[str, Any]] = []
         # per indexed event (by id): its base fields, and whether its search-time fields were added
         self._extracted: Dict[int, Dict[str, Any]] = {}

@@ -361,7 +361,6 @@ class Knowledge:
     def _load_eventtypes(self, eventtypes) -> None:
         from .searchexpr import SearchExpr
         self.eventtypes: List[Tuple[str, Any, List[str]]] = []
-        self._et_tags: Dict[str, List[str]] = {}
         for name, keys in eventtypes.items():
             if name == "default":
                 continue

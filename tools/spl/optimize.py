@@ -247,7 +247,6 @@ class MvFindIndex:
     each value, built once per list."""
 
     def __init__(self):
-        self._list_id = None
         self._list = None
         self._first: Dict[str, int] = {}
 
