@@ -2,8 +2,8 @@
 
     python benchmarks/bench_spl.py [--app package] [--events 100000] [--baseline 10000]
 
-Prints the time to generate, to index, per saved search and in total (the issue's target: every
-detection over 100,000 events in at most 30 s on this machine). Searches run with all_time=True,
+Prints the time to generate, to index, per saved search and in total, and the CPU figure with its
+goal (every detection over 100,000 events in at most 30 s of CPU on this machine). Searches run with all_time=True,
 so each one scans every event rather than a 20-minute window.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools.spl import App  # noqa: E402
 
 NOW = 1767225600
+GOAL_CPU_SECONDS = 30  # issue 13: every detection over 100,000 events
 
 
 def synthetic(n: int, seed: int, start: int):
@@ -87,10 +88,11 @@ def main() -> int:
     print("indexing %d events: %.2f s" % (args.events, t_index))
     for dt, name, n in sorted(timings, reverse=True):
         print("  %6.2f s  %5d rows  %s" % (dt, n, name))
-    print("ALL %d detections over %d events: %.1f s wall, %.1f s CPU (target <= 30 s; wall time "
-          "includes waiting for a shared CPU); max RSS %.0f MB"
-          % (len(detections), args.events, total + t_index, cpu + t_index,
-             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    print("ALL %d detections over %d events: %.1f s wall (includes waiting for a shared CPU); "
+          "max RSS %.0f MB" % (len(detections), args.events, total + t_index,
+                               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    print("CPU for indexing and every detection: %.1f s (goal: at most %d s, real PCRE2 with "
+          "Splunk's limits)" % (cpu + t_index, GOAL_CPU_SECONDS))
     return 0
 
 

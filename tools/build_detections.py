@@ -497,6 +497,12 @@ def validate_project(project: dict) -> list:
             period = 60
         if period is None:
             errors.append("%s: cron_schedule %r is not every 5 or 15 minutes or hourly" % (where, cron))
+        # savedsearches.conf.spec, schedule_window: "must be shorter than the period of the search"
+        # (minutes, or auto). https://docs.splunk.com/Documentation/Splunk/latest/Admin/Savedsearchesconf
+        sw = str(sched.get("schedule_window", "")).strip()
+        if sw != "auto" and not (sw.isdigit() and (period is None or int(sw) < period)):
+            errors.append("%s: schedule_window %r must be auto or a number of minutes shorter than the "
+                          "%s-minute period" % (where, sched.get("schedule_window"), period))
         window = index_window_minutes(search)
         starts = new_window_minutes(search)
         if period and window and not starts and window[0] - window[1] != period:

@@ -372,18 +372,19 @@ def test_geography_baseline_merges_with_the_kv_store_and_ages_out(tmp_path):
     from build_samples import DE_IP, HQ_IP, succeeded
     lookups = tmp_path / "lookups"
     shutil.copytree(LOOKUPS, lookups)
-    # what the KV store already holds: a pair seen 100 days ago (drops out) and one seen 10 days ago
+    # what the KV store already holds (lower case: case_sensitive_match = false only works on a KV
+    # store whose data is all lower case): a pair seen 100 days ago (drops out) and one 10 days ago
     (lookups / "openai_user_geography_baseline.csv").write_text(
         "user,attribute,value,firstTime,lastTime\n"
-        "%s,country,BR,%d,%d\n%s,country,US,%d,%d\n" % (A, NOW - 200 * 86400, NOW - 100 * 86400,
+        "%s,country,br,%d,%d\n%s,country,us,%d,%d\n" % (A, NOW - 200 * 86400, NOW - 100 * 86400,
                                                       A, NOW - 300 * 86400, NOW - 10 * 86400), encoding="utf-8")
     rows = run_baseline("OpenAI Baseline User Login Geography",
                         [succeeded(ALICE, -2 * 86400, HQ_IP), succeeded(BOB, -3600, DE_IP)], lookups, tmp_path)
     got = {(r["user"], r["attribute"], r["value"]): (r["firstTime"], r["lastTime"]) for r in rows}
     assert got == {
-        (A, "country", "US"): (str(NOW - 300 * 86400), str(NOW - 2 * 86400)),
+        (A, "country", "us"): (str(NOW - 300 * 86400), str(NOW - 2 * 86400)),
         (A, "asn", "64500"): (str(NOW - 2 * 86400), str(NOW - 2 * 86400)),
-        (B, "country", "DE"): (str(NOW - 3600), str(NOW - 3600)),
+        (B, "country", "de"): (str(NOW - 3600), str(NOW - 3600)),
         (B, "asn", "60729"): (str(NOW - 3600), str(NOW - 3600)),
     }
 

@@ -224,7 +224,7 @@ def test_backfill_is_not_judged_but_seeds_the_baselines():
     assert [f.row["user"] for f in report.kept(names[0])] == [BOB["email"]]
     # the geography baseline learnt Carol's backfilled logins
     learnt = {(r["user"], r["attribute"], r["value"]) for r in sched.app.lookup_rows("openai_user_geography_baseline")}
-    assert {(CAROL["email"], "country", "US"), (CAROL["email"], "asn", "64500"), (CAROL["email"], "asn", "7922")} <= learnt
+    assert {(CAROL["email"], "country", "us"), (CAROL["email"], "asn", "64500"), (CAROL["email"], "asn", "7922")} <= learnt
 
 
 def test_the_macro_can_judge_backfill_too():

@@ -165,6 +165,56 @@ def test_lookup_files_have_a_header(app):
         assert len(set(header)) == len(header), "%s repeats a column" % path.name
 
 
+def cron_field(text, lo, hi):
+    """The values one cron field (`*`, `*/n`, `a-b`, `a-b/n`, lists of those) stands for."""
+    out = set()
+    for part in text.split(","):
+        rng, _, step = part.partition("/")
+        start, end = (lo, hi) if rng == "*" else (int(rng.split("-")[0]), int(rng.split("-")[-1]))
+        out.update(range(start, end + 1, int(step or 1)))
+    return out
+
+
+def cron_period_minutes(cron):
+    """The shortest gap in minutes between two runs of a cron schedule (minute and hour fields;
+    restricted day fields only make the real period longer)."""
+    minute, hour = cron.split()[:2]
+    times = sorted(h * 60 + m for h in cron_field(hour, 0, 23) for m in cron_field(minute, 0, 59))
+    gaps = [b - a for a, b in zip(times, times[1:])] + [times[0] + 1440 - times[-1]]
+    return min(gaps)
+
+
+def schedule_window_problems(confs):
+    # savedsearches.conf.spec: "The 'schedule_window' must be shorter than the period of the search."
+    # https://docs.splunk.com/Documentation/Splunk/latest/Admin/Savedsearchesconf
+    problems = []
+    for name, stanza in confs.get("savedsearches", {}).items():
+        window = stanza.get("schedule_window", "0")
+        if window == "auto" or "cron_schedule" not in stanza:
+            continue
+        period = cron_period_minutes(stanza["cron_schedule"])
+        if not window.isdigit() or int(window) >= period:
+            problems.append("savedsearches [%s]: schedule_window = %s is not shorter than the %d-minute "
+                            "period of cron_schedule %s" % (name, window, period, stanza["cron_schedule"]))
+    return problems
+
+
+@pytest.mark.parametrize("app", app_dirs(), ids=lambda p: p.parent.name + "/" + p.name)
+def test_schedule_windows_are_shorter_than_the_period(app):
+    confs, _ = load_app(app)
+    assert schedule_window_problems(confs) == []
+
+
+@pytest.mark.parametrize("cron, window, bad", [
+    ("*/5 * * * *", "5", True), ("*/5 * * * *", "4", False), ("*/15 * * * *", "15", True),
+    ("10 * * * *", "59", False), ("10 * * * *", "60", True), ("0,50 * * * *", "10", True),
+    ("0 */6 * * *", "300", False), ("*/5 * * * *", "auto", False), ("*/5 * * * *", "five", True),
+])
+def test_linter_catches_a_schedule_window_as_long_as_the_period(cron, window, bad):
+    confs = {"savedsearches": {"s": {"cron_schedule": cron, "schedule_window": window}}}
+    assert bool(schedule_window_problems(confs)) is bad
+
+
 def test_linter_catches_duplicates(tmp_path):
     bad = tmp_path / "props.conf"
     bad.write_text("[a]\nX = 1\nX = 2\n[a]\nnot a pair\n")

@@ -70,18 +70,6 @@ def test_unsupported_conf_keys_are_errors(tmp_path, conf, text, named):
     assert named in str(e.value)
 
 
-def test_case_insensitive_kvstore_lookup_is_an_error(tmp_path):
-    """Splunk ignores case_sensitive_match on KV store lookups; the evaluator refuses it rather than
-    matching case-insensitively where Splunk would not."""
-    app = App.load(write_app(str(tmp_path), {
-        "collections.conf": "[c]\nfield.a = string\n",
-        "transforms.conf": "[t]\nexternal_type = kvstore\ncollection = c\nfields_list = _key, a\n"
-                           "case_sensitive_match = false\n"}))
-    with pytest.raises(SplError) as e:
-        app.search("| inputlookup t", now=NOW)
-    assert "case_sensitive_match does not apply to KV store" in str(e.value)
-
-
 def test_accepted_savedsearch_keys_do_not_error(tmp_path):
     app = App.load(write_app(str(tmp_path), {"savedsearches.conf": """
         [s]
@@ -112,3 +100,16 @@ def test_accepted_savedsearch_keys_do_not_error(tmp_path):
 def test_bad_conf_line_is_an_error(tmp_path):
     with pytest.raises(SplError, match="not a stanza"):
         App.load(write_app(str(tmp_path), {"props.conf": "[kv]\njust words\n"}))
+
+
+def test_streamstats_time_window_refuses_results_out_of_time_order(app):
+    # `sort 0 user _time` goes back in time at every new user: Splunk's time_window needs time order
+    events = [{"_raw": "u=%s" % u, "_time": NOW - t, "sourcetype": "kv"}
+              for u, t in (("a", 30), ("a", 20), ("b", 25), ("b", 10))]
+    with pytest.raises(SplError) as e:
+        app.search("u=* | sort 0 u _time | streamstats time_window=1m count by u", now=NOW, events=events)
+    assert "time_window" in str(e.value) and "time order" in str(e.value)
+    for order in ("_time", "-_time"):
+        rows = app.search("u=* | sort 0 %s | streamstats time_window=1m count by u | table u count" % order,
+                          now=NOW, events=events)
+        assert len(rows) == 4

@@ -2,7 +2,9 @@
 sequence; props.conf FIELDALIAS/EVAL/LOOKUP; eventtypes.conf; tags.conf)."""
 from __future__ import annotations
 
-from tools.spl import App
+import pytest
+
+from tools.spl import App, SplError
 from tools.spl.testing import write_app
 
 NOW = 1767225600
@@ -172,21 +174,11 @@ def test_calculated_field_now_is_the_searchs_now(tmp_path):
     assert app.search("type=x | table age", now=NOW + 50) == [{"age": "150"}]
 
 
-def test_event_type_on_a_field_tag(tmp_path):
-    app = make(tmp_path, """
-        [kv]
-        EVAL-x = "1"
-    """, eventtypes="""
-        [from_lab]
-        search = tag=lab
-    """, tags="""
-        [src=10.0.0.1]
-        lab = enabled
-
-        [eventtype=from_lab]
-        watched = enabled
-    """)
-    f = app.extract(raw_event("src=10.0.0.1"))
-    assert f["eventtype"] == "from_lab" and f["tag"] == ["lab", "watched"]
-    assert f["tag::src"] == "lab" and f["tag::eventtype"] == "watched"
-    assert "eventtype" not in app.extract(raw_event("src=10.0.0.2"))
+def test_event_type_on_a_tag_is_refused(tmp_path):
+    # Knowledge Manager Manual, About event types: event types are applied before tags, so their
+    # searches cannot reference tags.
+    for search in ("tag=lab", "tag::src=lab"):
+        with pytest.raises(SplError) as e:
+            make(tmp_path, "[kv]\nEVAL-x = \"1\"\n", eventtypes="[from_lab]\nsearch = %s\n" % search,
+                 tags="[src=10.0.0.1]\nlab = enabled\n")
+        assert "from_lab" in str(e.value) and "tags" in str(e.value)

@@ -13,8 +13,10 @@ from .conf import load_app_conf
 from .errors import SplError
 from .evalexpr import Context, Expr
 from .knowledge import Knowledge
+from .limits import Limits
 from .lexer import scan_quoted, split_top
 from .lookups import LookupTable, load_kv_seed, read_csv
+from .optimize import FirstClause, ValueIndex, memoize_lookup
 from .searchexpr import SearchExpr
 from .values import fmt, output_value, to_num
 
@@ -54,13 +56,13 @@ class Job:
         self.app = app
         self.now = now  # what relative time specifiers resolve against (a scheduled run: its scheduled time)
         self.started = now if started is None else started  # when the search started: now(), info_search_time
-        self.ctx = Context(self.started)
+        self.ctx = Context(self.started, app.optimize)
         self.events = events
         self.time_range = time_range
         self.all_time = all_time
         self.explicit: set = set()
         self.columns: Optional[List[str]] = None
-        self.stage1_only_ok = False
+        self.segments: List[str] = []
         self.position = 0
         self.searched_range: Dict[str, Optional[float]] = dict(time_range)  # after inline earliest/latest
 
@@ -109,6 +111,7 @@ class App:
         confs = {name: load_app_conf(app_dir, name) for name in
                  ("props", "transforms", "macros", "eventtypes", "tags", "savedsearches", "collections")}
         self.confs = confs
+        self.limits = Limits(load_app_conf(app_dir, "limits"))
         self.macros = confs["macros"]
         for name, keys in self.macros.items():
             for k in keys:
@@ -130,11 +133,11 @@ class App:
             self.saved_searches[name] = keys
         self._tables: Dict[str, LookupTable] = {}
         self._kv_data: Dict[str, LookupTable] = {}
-        self._auto_lookup_tables: set = set()
         self.events: List[Dict[str, Any]] = []
+        # per indexed event (by id): its base fields, and whether its search-time fields were added
         self._extracted: Dict[int, Dict[str, Any]] = {}
         self._full: set = set()
-        self._value_index: Dict[str, Dict[str, List[int]]] = {}
+        self._value_index = ValueIndex(self) if optimize else None
         self.knowledge = Knowledge(self, confs["props"], confs["transforms"], confs["eventtypes"],
                                    confs["tags"])
         # validate every props plan for our sourcetype now, so conf errors surface at load
@@ -229,6 +232,8 @@ class App:
                 t = LookupTable(name, fields, rows, filename=name)
         else:
             raise SplError("%s: no lookup definition named %r in transforms.conf" % (for_what, name))
+        if self.optimize:
+            memoize_lookup(t)
         self._tables[name] = t
         return t
 
@@ -346,14 +351,16 @@ class App:
             n += 1
         # search order: newest first; events sharing a second keep input order
         self.events.sort(key=lambda e: -e["_time"])
-        self._value_index.clear()
+        if self._value_index:
+            self._value_index.clear()
         return n
 
     def clear_events(self) -> None:
         self.events = []
         self._extracted.clear()
         self._full.clear()
-        self._value_index.clear()
+        if self._value_index:
+            self._value_index.clear()
 
     def extract(self, event: Dict[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
         """Search-time fields of one event (an audit log object or an event dict); raw values
@@ -441,7 +448,7 @@ class App:
         if leading_pipe:
             stripped = stripped[1:]
         segments = split_top(stripped, "|")
-        job.stage1_only_ok = _stage1_suffices(segments, self.knowledge.all_late())
+        job.segments = segments
         rows: List[Dict[str, Any]] = []
         for pos, seg in enumerate(segments):
             seg = seg.strip()
@@ -488,11 +495,10 @@ class App:
         if cache is None:
             cache = {}
         kn = self.knowledge
-        needs = pred.fields | {"_raw"}
-        safe_by_plan: Dict[int, bool] = {}
         events = job.events
-        if cache is self._extracted and pred.required and self.optimize:
-            events = self._candidates(pred.required, events)
+        first = FirstClause(pred, job.segments) if self.optimize else None
+        if first and cache is self._extracted and pred.required:
+            events = self._value_index.candidates(pred.required, events)
         for ev in events:
             t = ev["_time"]
             if lo is not None and t < lo:
@@ -507,64 +513,30 @@ class App:
             r = cache.get(key)
             if r is None or key not in full:
                 if r is None:
-                    r, plan = kn.stage1(ev)
+                    r, plan = kn.base_fields(ev)
                     cache[key] = r
                 else:
                     plan = kn.plan_for(ev)
-                safe = safe_by_plan.get(id(plan))
-                if safe is None:
-                    safe = safe_by_plan[id(plan)] = self.optimize and (
-                        not plan.dynamic_reports and needs.isdisjoint(plan.late)
-                        and not any(f.startswith("tag::") for f in needs))
-                if safe and not pred.pred(r):
-                    continue  # cannot match: stage 2 never changes the fields it reads
-                if safe and job.stage1_only_ok:
-                    out.append(dict(r))  # nothing later in the pipeline reads stage-2 fields
-                    continue
-                kn.stage2(r, plan)
+                if first:
+                    test_base, base_only = first.shortcuts(plan)
+                    if test_base and not pred.pred(r):
+                        continue  # cannot match: the derived fields never change what it reads
+                    if base_only:
+                        out.append(dict(r))  # nothing later in the pipeline reads a derived field
+                        continue
+                kn.search_time_fields(r, plan)
                 full.add(key)
             if pred.pred(r):
                 out.append(dict(r))
         return out
 
-    def _candidates(self, required, events):
-        """Events that can satisfy a top-level `field=literal` conjunct, from a per-field index of
-        stage-1 values (only for fields no search-time step writes). Keeps search order."""
-        best = None
-        for field, values in required:
-            if field.startswith("tag::") or field in ("eventtype", "tag"):
-                continue
-            index = self._value_index.get(field)
-            if index is None:
-                index = self._build_index(field)
-            if field in self.knowledge.all_late():  # checked once every plan exists
-                continue
-            hits = set()
-            for v in values:
-                hits.update(index.get(v, ()))
-            if best is None or len(hits) < len(best):
-                best = hits
-        if best is None:
-            return events
-        return [events[i] for i in sorted(best)]
-
-    def _build_index(self, field: str):
-        kn = self.knowledge
-        cache = self._extracted
-        index: Dict[str, List[int]] = {}
-        for pos, ev in enumerate(self.events):
-            key = id(ev)
-            r = cache.get(key)
-            if r is None:
-                r, _ = kn.stage1(ev)
-                cache[key] = r
-            v = r.get(field)
-            if v is None:
-                continue
-            for x in (v if type(v) is list else (v,)):
-                index.setdefault(fmt(x).lower(), []).append(pos)
-        self._value_index[field] = index
-        return index
+    def cached_base_fields(self, ev: Dict[str, Any]) -> Dict[str, Any]:
+        """base_fields() of an indexed event, computed once."""
+        r = self._extracted.get(id(ev))
+        if r is None:
+            r, _ = self.knowledge.base_fields(ev)
+            self._extracted[id(ev)] = r
+        return r
 
     def _expand_subsearches(self, job: Job, text: str) -> str:
         if "[" not in text:
@@ -623,30 +595,6 @@ class App:
                 o[k] = output_value(v)
             out.append(o)
         return out
-
-
-_RESTRICTING = {"stats", "table", "fields", "return", "format"}
-_NAME_RE = re.compile(r"[A-Za-z0-9_.:{}@$-]+")
-
-
-def _stage1_suffices(segments: List[str], late: set) -> bool:
-    """Conservatively: True when no command of the pipeline can read a field that FIELDALIAS,
-    EVAL, LOOKUP, eventtypes or tags write. Every name-like token of the search counts as a
-    possible field reference; a `*` in a command that takes field lists, or event
-    output without a restricting command (all fields shown) forces full extraction."""
-    restricted = False
-    for pos, seg in enumerate(segments):
-        words = seg.strip().split(None, 1)
-        name = words[0].lower() if words else ""
-        if pos > 0 and "*" in seg and name not in ("eval", "where", "search", "rex", "regex", "head"):
-            return False  # a wildcard field list (table *, values(*), rename a* AS b*)
-        for tok in _NAME_RE.findall(seg):
-            if tok in late or tok.startswith("tag::") or tok.strip("'\"$") in late:
-                return False
-        if pos > 0 and (name in _RESTRICTING and not (name == "fields" and len(words) > 1
-                                                      and words[1].lstrip().startswith("-"))):
-            restricted = True
-    return restricted
 
 
 def _strip_time_modifiers(text: str) -> str:

@@ -7,10 +7,11 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from . import timeutil
 from .errors import SplError
-from .evalexpr import Expr, compile_regex, parse_assignments
+from .evalexpr import Expr, parse_assignments
 from .jsonfuncs import json_extract
 from .knowledge import json_fields
 from .lexer import split_top, unquote, words
+from .pcre import compile_regex
 from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
 from .searchexpr import SearchExpr, quote_value
 from .stats import Agg, group_keys, group_sort_key, parse_stats
@@ -377,11 +378,12 @@ def cmd_rex(job, args: str, rows: Rows) -> Rows:
         raise SplError("rex: expected one quoted regular expression")
     pattern = rest[0][0]
     field = opts.get("field", "_raw")
+    limits = job.app.limits  # limits.conf [rex] match_limit / depth_limit
     if opts.get("mode") == "sed":
-        return _rex_sed(pattern, field, rows)
+        return _rex_sed(pattern, field, rows, limits)
     if "mode" in opts:
         raise SplError("rex: unsupported mode %r" % opts["mode"])
-    rx = compile_regex(pattern)
+    rx = compile_regex(pattern, limits.rex_match_limit, limits.rex_depth_limit)
     max_match = _int_opt(opts["max_match"], "max_match") if "max_match" in opts else 1
     names = list(rx.groupindex)
     for r in rows:
@@ -408,19 +410,21 @@ def cmd_rex(job, args: str, rows: Rows) -> Rows:
     return rows
 
 
-def _rex_sed(expr: str, field: str, rows: Rows) -> Rows:
-    m = re.match(r"s(.)(.*?)(?<!\\)\1(.*?)(?<!\\)\1([gi\d]*)\Z", expr, re.DOTALL)
+def _rex_sed(expr: str, field: str, rows: Rows, limits) -> Rows:
+    # rex reference: s/<regex>/<replacement>/<flags>, flags "g" (every match) or a number N
+    # (the Nth match only); without flags the first match.
+    m = re.match(r"s(.)(.*?)(?<!\\)\1(.*?)(?<!\\)\1(g|\d*)\Z", expr, re.DOTALL)
     if not m:
-        raise SplError("rex mode=sed: expected s/<regex>/<replacement>/<flags>, got %r" % expr)
-    rx = compile_regex(m.group(2))
-    repl = re.sub(r"\\(\d)", r"\\g<\1>", m.group(3))
+        raise SplError("rex mode=sed: expected s/<regex>/<replacement>/<g or N>, got %r" % expr)
+    rx = compile_regex(m.group(2), limits.rex_match_limit, limits.rex_depth_limit)
+    repl = m.group(3)
     flags = m.group(4)
-    count = 0 if "g" in flags else 1
+    nth = 0 if flags == "g" else int(flags or "1")
     for r in rows:
         v = r.get(field)
         if v is None:
             continue
-        r[field] = normalize([rx.sub(repl, fmt(x), count=count) for x in values_of(v)])
+        r[field] = normalize([rx.sub(repl, fmt(x), nth=nth) for x in values_of(v)])
     return rows
 
 
@@ -433,10 +437,11 @@ def cmd_regex(job, args: str, rows: Rows) -> Rows:
         field, op, pat = "_raw", "=", a
     if pat.startswith('"') and pat.endswith('"'):
         pat = unquote(pat)
-    rx = compile_regex(pat)
+    # the search reference does not name limits for regex: rex's limits.conf values apply here
+    rx = compile_regex(pat, job.app.limits.rex_match_limit, job.app.limits.rex_depth_limit)
     out = []
     for r in rows:
-        hit = any(rx.search(fmt(x)) for x in values_of(r.get(field)))
+        hit = any(rx.test(fmt(x)) for x in values_of(r.get(field)))
         if hit == (op == "="):
             out.append(r)
     return out
@@ -452,11 +457,14 @@ def cmd_spath(job, args: str, rows: Rows) -> Rows:
     src = opts.get("input", "_raw")
     path = opts.get("path")
     out_name = opts.get("output", path)
+    # limits.conf [spath] extraction_cutoff bounds the extract-all mode (no path): fields past the
+    # first 5000 bytes are not extracted. An explicit path is not extract-all mode.
+    cutoff = job.app.limits.extraction_cutoff if path is None else None
     for r in rows:
         v = r.get(src)
         if v is None:
             continue
-        fields = json_fields(fmt(v[0] if type(v) is list else v))
+        fields = json_fields(fmt(v[0] if type(v) is list else v), cutoff=cutoff)
         if path is None:
             for k, x in fields.items():
                 r[k] = x
@@ -578,6 +586,15 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
         if kind != "s":
             raise SplError("streamstats: time_window must be a time span")
         time_window = size
+        _require_time_order(rows)
+    # limits.conf [stats] max_stream_window (10000): the largest window, and the window that
+    # applies when neither window nor time_window is given (streamstats reference, Description)
+    max_window = job.app.limits.max_stream_window
+    if window > max_window:
+        raise SplError("streamstats: window=%d is larger than limits.conf max_stream_window = %d"
+                       % (window, max_window))
+    if not window and time_window is None and len(rows) > max_window:
+        window = max_window
     shared: collections.deque = collections.deque()
     windows: Dict[tuple, collections.deque] = {}
     running: Dict[tuple, list] = {}
@@ -631,6 +648,29 @@ def cmd_streamstats(job, args: str, rows: Rows) -> Rows:
             res = _window_result(key, aggs, win_states, dq)
         _store(r, aggs, res)
     return rows
+
+
+def _require_time_order(rows: Rows) -> None:
+    """streamstats time_window needs its input in time order, ascending or descending: the
+    window is bounded by _time as rows stream in (SPL reference, streamstats, time_window:
+    https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/search-commands/streamstats).
+    A `sort by <field> _time` puts time back at every group boundary: refused, not emulated."""
+    times = []
+    for r in rows:
+        t = r.get("_time")
+        n = to_num(t[0] if type(t) is list else t) if t is not None else None
+        if n is None:
+            raise SplError("streamstats time_window: a result has no numeric _time")
+        times.append(n)
+    direction = 0
+    for i in range(1, len(times)):
+        step = (times[i] > times[i - 1]) - (times[i] < times[i - 1])
+        if step and direction and step != direction:
+            raise SplError("streamstats time_window: the results are not in time order (result %d "
+                           "has _time %s after %s); time_window needs them sorted by _time, ascending "
+                           "or descending (group with `by`, not with sort)"
+                           % (i + 1, fmt(times[i]), fmt(times[i - 1])))
+        direction = direction or step
 
 
 def _row_values(agg: Agg, row):

@@ -13,9 +13,10 @@ import re
 from typing import Any, Callable, List, Optional
 from urllib.parse import unquote as _urlunquote
 
-from . import timeutil
+from . import optimize, timeutil
 from .errors import SplError
 from .jsonfuncs import JSON_FUNCTIONS
+from .pcre import compile_regex
 from .values import fmt, normalize, to_num, values_of
 
 Func = Callable[[dict], Any]
@@ -64,10 +65,12 @@ def _tokenize(text: str):
 
 
 class Context:
-    """What an expression may need besides the row: the search's fixed 'now'."""
+    """What an expression may need besides the row: the search's fixed 'now', and whether the
+    fast paths of tools/spl/optimize.py may be used."""
 
-    def __init__(self, now: float):
+    def __init__(self, now: float, optimize: bool = False):
         self.now = now
+        self.optimize = optimize
 
 
 # ---------------------------------------------------------------- value helpers
@@ -138,16 +141,6 @@ def like(v: Any, pattern: Any) -> Optional[bool]:
         return None
     rx = _like_regex(fmt(pattern))
     return any(rx.fullmatch(fmt(x)) is not None for x in values_of(v))
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_regex(pattern: str):
-    """PCRE-ish to Python: (?<name>...) named groups."""
-    py = re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
-    try:
-        return re.compile(py)
-    except re.error as e:
-        raise SplError("invalid regular expression %r: %s" % (pattern, e))
 
 
 @functools.lru_cache(maxsize=512)
@@ -274,14 +267,6 @@ def _f_substr(s, start, length=None):
     return _mv_elementwise(one)(s)
 
 
-def _f_replace(s, rx, repl):
-    if s is None or rx is None or repl is None:
-        return None
-    pattern = compile_regex(fmt(rx))
-    py_repl = re.sub(r"\\(\d)", r"\\g<\1>", fmt(repl))
-    return _mv_elementwise(lambda x: pattern.sub(py_repl, fmt(x)))(s)
-
-
 def _f_split(s, delim):
     if s is None or delim is None:
         return None
@@ -322,7 +307,8 @@ def _f_tostring(v, option=None):
     if n is None:
         return None
     if opt == "hex":
-        return hex(int(n))
+        # conversion functions: tostring(15, "hex") returns 0xF
+        return ("-0x%X" % -int(n)) if n < 0 else "0x%X" % int(n)
     if opt == "commas":
         if isinstance(n, float) and n != int(n):
             return "{:,.2f}".format(round(n, 2))
@@ -451,7 +437,7 @@ def _f_mvfind(v, rx):
         return None
     pattern = compile_regex(fmt(rx))
     for i, x in enumerate(values_of(v)):
-        if pattern.search(fmt(x)):
+        if pattern.test(fmt(x)):
             return i
     return None
 
@@ -512,7 +498,7 @@ def _f_match(v, rx):
     if v is None or rx is None:
         return None
     pattern = compile_regex(fmt(rx))
-    return any(pattern.search(fmt(x)) is not None for x in values_of(v))
+    return any(pattern.test(fmt(x)) for x in values_of(v))
 
 
 def _f_urldecode(v):
@@ -529,7 +515,6 @@ _SIMPLE = {
     "lower": (1, 1, _mv_elementwise(lambda x: fmt(x).lower())),
     "upper": (1, 1, _mv_elementwise(lambda x: fmt(x).upper())),
     "substr": (2, 3, _f_substr),
-    "replace": (3, 3, _f_replace),
     "split": (2, 2, _f_split),
     "trim": (1, 2, _f_trim("both")),
     "ltrim": (1, 2, _f_trim("left")),
@@ -560,13 +545,11 @@ _SIMPLE = {
     "mvindex": (2, 3, _f_mvindex),
     "mvjoin": (2, 2, _f_mvjoin),
     "mvappend": (1, None, _f_mvappend),
-    "mvfind": (2, 2, _f_mvfind),
     "mvdedup": (1, 1, _f_mvdedup),
     "mvsort": (1, 1, _f_mvsort),
     "mvzip": (2, 3, _f_mvzip),
     "typeof": (1, 1, _f_typeof),
     "cidrmatch": (2, 2, _f_cidrmatch),
-    "match": (2, 2, _f_match),
     "like": (2, 2, like),
     "isnull": (1, 1, lambda v: v is None),
     "isnotnull": (1, 1, lambda v: v is not None),
@@ -583,15 +566,180 @@ _SIMPLE = {
 }
 _SIMPLE.update(JSON_FUNCTIONS)
 
-SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | {
-    "if", "case", "coalesce", "in", "mvfilter", "mvmap", "now", "time", "relative_time",
-    "strftime", "strptime", "validate"})
+
+# ---------------------------------------------------------------- special forms
+# Functions that do not simply evaluate their arguments first: conditionals evaluate only the
+# branch they need, now()/time() read the search's time, and the time functions take care of
+# null and multivalue arguments themselves. Each entry: (min args, max args or None,
+# builder(ctx, [argument closures]) -> closure).
+
+def _sf_if(ctx, args):
+    c, a, b = args
+
+    def f_if(row):
+        return a(row) if _as_bool(c(row), "if") else b(row)
+    return f_if
+
+
+def _pairs(name, args):
+    if not args or len(args) % 2:
+        raise SplError("%s: needs condition/value pairs" % name)
+    return [(args[i], args[i + 1]) for i in range(0, len(args), 2)]
+
+
+def _sf_case(ctx, args):
+    pairs = _pairs("case", args)
+
+    def f_case(row):
+        for cond, val in pairs:
+            if _as_bool(cond(row), "case"):
+                return val(row)
+        return None
+    return f_case
+
+
+def _sf_validate(ctx, args):
+    pairs = _pairs("validate", args)
+
+    def f_validate(row):
+        for cond, val in pairs:
+            if not _as_bool(cond(row), "validate"):
+                return val(row)
+        return None
+    return f_validate
+
+
+def _sf_coalesce(ctx, args):
+    def f_coalesce(row):
+        for a in args:
+            v = a(row)
+            if v is not None:
+                return v
+        return None
+    return f_coalesce
+
+
+def _sf_in(ctx, args):
+    first, rest = args[0], args[1:]
+
+    def f_in(row):
+        v = first(row)
+        if v is None:
+            return None
+        return any(compare("=", v, a(row)) for a in rest)
+    return f_in
+
+
+def _sf_now(ctx, args):
+    return lambda row: ctx.now
+
+
+def _relative_time(t, s):
+    t = to_num(t)
+    if t is None or s is None:
+        return None
+    return timeutil.relative_time(t, fmt(s))
+
+
+def _sf_relative_time(ctx, args):
+    t_f, s_f = args
+    if ctx.optimize:
+        return optimize.constant_relative_time(t_f, s_f, _relative_time)
+    return lambda row: _relative_time(t_f(row), s_f(row))
+
+
+def _sf_strftime(ctx, args):
+    t_f, s_f = args
+
+    def f_strftime(row):
+        v, s = t_f(row), s_f(row)
+        if v is None or s is None or type(v) is list:
+            return None
+        t = to_num(v)
+        return None if t is None else timeutil.strftime(t, fmt(s))
+    return f_strftime
+
+
+def _sf_strptime(ctx, args):
+    v_f, s_f = args
+
+    def f_strptime(row):
+        v, s = v_f(row), s_f(row)
+        if v is None or s is None or type(v) is list:
+            return None
+        return timeutil.strptime(fmt(v), fmt(s))
+    return f_strptime
+
+
+def _sf_replace(ctx, args):
+    s_f, rx_f, repl_f = args
+    sub = optimize.sub_remembering_last if ctx.optimize else (lambda rx, repl, text: rx.sub(repl, text))
+
+    def f_replace(row):
+        s, rx, repl = s_f(row), rx_f(row), repl_f(row)
+        if s is None or rx is None or repl is None:
+            return None
+        pattern = compile_regex(fmt(rx))
+        template = fmt(repl)
+        if type(s) is str:
+            return sub(pattern, template, s)
+        return _mv_elementwise(lambda x: sub(pattern, template, fmt(x)))(s)
+    return f_replace
+
+
+def _sf_match(ctx, args):
+    v_f, rx_f = args
+    const = getattr(rx_f, "_const", None)
+    if not ctx.optimize or const is None:
+        return lambda row: _f_match(v_f(row), rx_f(row))
+    pattern = compile_regex(fmt(const))
+    test = optimize.memoize_arg(pattern.test)
+
+    def f_match(row):
+        v = v_f(row)
+        if v is None:
+            return None
+        return any(test(x if type(x) is str else fmt(x)) for x in values_of(v))
+    return f_match
+
+
+def _sf_mvfind(ctx, args):
+    v_f, rx_f = args
+    if not ctx.optimize:
+        return lambda row: _f_mvfind(v_f(row), rx_f(row))
+    index = optimize.MvFindIndex()
+
+    def f_mvfind(row):
+        v, rx = v_f(row), rx_f(row)
+        if type(v) is list and rx is not None:
+            literal = optimize.anchored_literal(fmt(rx))
+            if literal is not None:
+                return index.find(v, literal)
+        return _f_mvfind(v, rx)
+    return f_mvfind
+
+
+_SPECIAL_FORMS = {
+    "if": (3, 3, _sf_if),
+    "case": (2, None, _sf_case),
+    "validate": (2, None, _sf_validate),
+    "coalesce": (1, None, _sf_coalesce),
+    "in": (2, None, _sf_in),
+    "now": (0, 0, _sf_now),
+    "time": (0, 0, _sf_now),
+    "relative_time": (2, 2, _sf_relative_time),
+    "strftime": (2, 2, _sf_strftime),
+    "strptime": (2, 2, _sf_strptime),
+    "mvfind": (2, 2, _sf_mvfind),
+    "replace": (3, 3, _sf_replace),
+    "match": (2, 2, _sf_match),
+}
+
+SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | set(_SPECIAL_FORMS) | {"mvfilter", "mvmap"})
 
 
 # ---------------------------------------------------------------- parser
 
-_NOCONST = object()
-_MISS = object()
 
 
 class _Parser:
@@ -764,139 +912,16 @@ class _Parser:
         if lname in ("mvfilter", "mvmap"):
             return self.p_mv_lambda(lname)
         args = self.p_args()
-        n = len(args)
-        ctx = self.ctx
-        if lname == "if":
-            _arity(name, n, 3, 3)
-            c, a, b = args
-
-            def f_if(row):
-                cond = _as_bool(c(row), "if")
-                return a(row) if cond else b(row)
-            return f_if
-        if lname == "case":
-            if n == 0 or n % 2:
-                raise SplError("case: needs condition/value pairs")
-            pairs = [(args[i], args[i + 1]) for i in range(0, n, 2)]
-
-            def f_case(row):
-                for cond, val in pairs:
-                    if _as_bool(cond(row), "case"):
-                        return val(row)
-                return None
-            return f_case
-        if lname == "validate":
-            if n == 0 or n % 2:
-                raise SplError("validate: needs condition/value pairs")
-            pairs = [(args[i], args[i + 1]) for i in range(0, n, 2)]
-
-            def f_validate(row):
-                for cond, val in pairs:
-                    if not _as_bool(cond(row), "validate"):
-                        return val(row)
-                return None
-            return f_validate
-        if lname == "coalesce":
-            _arity(name, n, 1, None)
-
-            def f_coalesce(row):
-                for a in args:
-                    v = a(row)
-                    if v is not None:
-                        return v
-                return None
-            return f_coalesce
-        if lname == "in":
-            _arity(name, n, 2, None)
-            first, rest = args[0], args[1:]
-
-            def f_in(row):
-                v = first(row)
-                if v is None:
-                    return None
-                for a in rest:
-                    if compare("=", v, a(row)):
-                        return True
-                return False
-            return f_in
-        if lname in ("now", "time"):
-            _arity(name, n, 0, 0)
-            return lambda row: ctx.now
-        if lname == "relative_time":
-            _arity(name, n, 2, 2)
-            t_f, s_f = args
-
-            last = [None, None, None]
-
-            def f_rel(row):
-                t = to_num(t_f(row))
-                s = s_f(row)
-                if t is None or s is None:
-                    return None
-                if t == last[0] and s == last[1]:
-                    return last[2]  # relative_time(now(), "-20m@m") on every row
-                r = timeutil.relative_time(t, fmt(s))
-                last[0], last[1], last[2] = t, s, r
-                return r
-            return f_rel
-        if lname == "strftime":
-            _arity(name, n, 2, 2)
-            t_f, s_f = args
-
-            def f_strftime(row):
-                v = t_f(row)
-                s = s_f(row)
-                if v is None or s is None or type(v) is list:
-                    return None
-                t = to_num(v)
-                if t is None:
-                    return None
-                return timeutil.strftime(t, fmt(s))
-            return f_strftime
-        if lname == "strptime":
-            _arity(name, n, 2, 2)
-            v_f, s_f = args
-
-            def f_strptime(row):
-                v = v_f(row)
-                s = s_f(row)
-                if v is None or s is None or type(v) is list:
-                    return None
-                return timeutil.strptime(fmt(v), fmt(s))
-            return f_strptime
-        consts = [getattr(a, "_const", _NOCONST) for a in args]
-        if lname == "replace" and n == 3 and consts[1] is not _NOCONST and consts[2] is not _NOCONST:
-            # constant pattern and replacement: compile once
-            pattern = compile_regex(fmt(consts[1]))
-            py_repl = re.sub(r"\\(\d)", r"\\g<\1>", fmt(consts[2]))
-            a0 = args[0]
-            sub_one = lambda x: pattern.sub(py_repl, fmt(x))
-            mv_sub = _mv_elementwise(sub_one)
-
-            def f_replace_c(row):
-                v = a0(row)
-                if v is None:
-                    return None
-                if type(v) is str:
-                    return pattern.sub(py_repl, v)
-                return mv_sub(v)
-            return f_replace_c
-        if lname == "match" and n == 2 and consts[1] is not _NOCONST:
-            pattern = compile_regex(fmt(consts[1]))
-            a0 = args[0]
-
-            def f_match_c(row):
-                v = a0(row)
-                if v is None:
-                    return None
-                if type(v) is str:
-                    return pattern.search(v) is not None
-                return any(pattern.search(fmt(x)) is not None for x in values_of(v))
-            return f_match_c
+        special = _SPECIAL_FORMS.get(lname)
+        if special is not None:
+            lo, hi, build = special
+            _arity(name, len(args), lo, hi)
+            return build(self.ctx, args)
         spec = _SIMPLE.get(lname)
         if spec is None:
             raise SplError("eval: unsupported function %s()" % name)
         lo, hi, impl = spec
+        n = len(args)
         _arity(name, n, lo, hi)
         if n == 0:
             return lambda row: impl()
@@ -1004,36 +1029,10 @@ class Expr:
         self.text = text
         self.fn = p.parse()
         self.fields = frozenset(p.fields)
-        self._memo_fields = tuple(sorted(self.fields))
-        self._memo_calls = 0
-        self._memo = None if (self._MEMO_OFF.search(text) or self._TRIVIAL.match(text)) else {}
+        self.uses_now = re.search(r"\b(now|time)\s*\(", text) is not None
 
     def __call__(self, row: dict) -> Any:
         return self.fn(row)
-
-    _MEMO_OFF = re.compile(r"\b(now|time|random)\s*\(")
-    _TRIVIAL = re.compile(r"""\s*('[^']*'|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|[\d.]+)\s*\Z""")
-
-    def memo_value(self, row: dict) -> Any:
-        """value(), remembered by the values of the fields it reads (calculated fields see the
-        same few types, users and addresses again and again). Switches itself off when the
-        inputs hardly repeat, and never applies to time-dependent or trivial expressions."""
-        memo = self._memo
-        if memo is None:
-            return self.value(row)
-        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, self._memo_fields))
-        self._memo_calls += 1
-        hit = memo.get(key, _MISS)
-        if hit is not _MISS:
-            return hit
-        v = self.value(row)
-        memo[key] = v
-        if self._memo_calls >= 2000:
-            if len(memo) > 400:
-                self._memo = None  # inputs hardly repeat: the memo costs more than it saves
-            elif len(memo) > 50000:
-                memo.clear()
-        return v
 
     def value(self, row: dict) -> Any:
         """The value to store in a field: never a boolean; a one-element list is a scalar."""

@@ -9,7 +9,9 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import SplError
-from .evalexpr import Context, Expr, compile_regex
+from . import optimize
+from .evalexpr import Context, Expr
+from .pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT, compile_regex
 from .lexer import words
 from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
 from .values import fmt, normalize, values_of
@@ -25,10 +27,11 @@ INDEX_TIME_PROPS = {
     "category", "description", "pulldown_type", "LEARN_MODEL", "LEARN_SOURCETYPE", "detect_trailing_nulls",
     "SEGMENTATION", "given_type", "ADD_EXTRA_TIME_FIELDS", "TIMESTAMP_FIELDS", "JSON_TRIM_BRACES_IN_ARRAY_NAMES_INDEX",
 }
-SEARCH_TIME_PROPS = {"KV_MODE", "AUTO_KV_JSON", "JSON_TRIM_BRACES_IN_ARRAY_NAMES", "KV_TRIM_SPACES"}
+SEARCH_TIME_PROPS = {"KV_MODE", "AUTO_KV_JSON", "JSON_TRIM_BRACES_IN_ARRAY_NAMES", "KV_TRIM_SPACES",
+                     "MATCH_LIMIT", "DEPTH_LIMIT"}
 PROPS_CLASSES = ("EXTRACT-", "REPORT-", "FIELDALIAS-", "EVAL-", "LOOKUP-")
 REPORT_KEYS = {"REGEX", "FORMAT", "SOURCE_KEY", "MV_ADD", "CLEAN_KEYS", "KEEP_EMPTY_VALS",
-               "CAN_OPTIMIZE", "LOOKAHEAD"}
+               "CAN_OPTIMIZE", "LOOKAHEAD", "MATCH_LIMIT", "DEPTH_LIMIT"}
 EVENTTYPE_KEYS = {"search", "priority", "description", "color", "disabled", "tags"}
 
 
@@ -57,15 +60,104 @@ def flatten_json(obj: Any, out: Dict[str, List[Any]], prefix: str, trim_braces: 
             lst.append(val)
 
 
-def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
+class _Truncated(Exception):
+    pass
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _flatten_prefix(text: str, acc: Dict[str, List[Any]], trim_braces: bool) -> None:
+    """KV_MODE=json naming over the first bytes of a JSON text: every value that ends inside the
+    prefix is extracted, the value the prefix cuts and everything after it are not."""
+    from json.decoder import scanstring
+
+    def leaf(name, val):
+        acc.setdefault(name, []).append(val)
+
+    def value(i, name):
+        i = _JSON_WS.match(text, i).end()
+        if i >= len(text):
+            raise _Truncated
+        c = text[i]
+        if c == "{":
+            i += 1
+            while True:
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] == "}":
+                    return i + 1
+                if text[i] == ",":
+                    i += 1
+                    continue
+                if text[i] != '"':
+                    raise ValueError("bad object")
+                try:
+                    key, i = scanstring(text, i + 1)
+                except ValueError:
+                    raise _Truncated
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] != ":":
+                    raise ValueError("bad object")
+                i = value(i + 1, name + "." + key if name else key)
+        if c == "[":
+            i += 1
+            inner = name if trim_braces else name + "{}"
+            while True:
+                i = _JSON_WS.match(text, i).end()
+                if i >= len(text):
+                    raise _Truncated
+                if text[i] == "]":
+                    return i + 1
+                if text[i] == ",":
+                    i += 1
+                    continue
+                i = value(i, inner)
+        if c == '"':
+            try:
+                s, j = scanstring(text, i + 1)
+            except ValueError:
+                raise _Truncated
+            leaf(name, s)
+            return j
+        for word in ("true", "false", "null"):
+            if text.startswith(word, i):
+                leaf(name, word)
+                return i + len(word)
+        m = _JSON_NUMBER.match(text, i)
+        if not m or m.end() >= len(text):
+            raise _Truncated  # a number the cut may have shortened is not extracted
+        leaf(name, m.group())
+        return m.end()
+
     try:
-        obj = json.loads(raw, parse_int=str, parse_float=str)
-    except ValueError:
-        return {}
-    if not isinstance(obj, (dict, list)):
-        return {}
+        value(0, "")
+    except (_Truncated, ValueError, RecursionError):
+        pass
+
+
+def json_fields(raw: str, trim_braces: bool = False, cutoff: Optional[int] = None) -> Dict[str, Any]:
+    """KV_MODE=json / spath extract-all fields of a JSON text. cutoff: only its first bytes count
+    (limits.conf [spath] extraction_cutoff, default 5000: "applies extraction only to the first
+    <integer> number of bytes ... both the auto kv extraction and the spath command")."""
     acc: Dict[str, List[Any]] = {}
-    flatten_json(obj, acc, "", trim_braces)
+    if cutoff is not None and len(raw) > cutoff // 4 and len(raw.encode("utf-8", "surrogatepass")) > cutoff:
+        prefix = raw.encode("utf-8", "surrogatepass")[:cutoff].decode("utf-8", "ignore")
+        if not prefix.lstrip().startswith(("{", "[")):
+            return {}
+        _flatten_prefix(prefix.lstrip(), acc, trim_braces)
+    else:
+        try:
+            obj = json.loads(raw, parse_int=str, parse_float=str)
+        except ValueError:
+            return {}
+        if not isinstance(obj, (dict, list)):
+            return {}
+        flatten_json(obj, acc, "", trim_braces)
     intern = sys.intern
     out = {}
     for k, v in acc.items():
@@ -83,24 +175,14 @@ def json_fields(raw: str, trim_braces: bool = False) -> Dict[str, Any]:
 _AUTO_KV_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("([^"]*)"|[^\s,;"]+)')
 
 
-def _memo_pred(expr):
-    """An event type's test, remembered by the values of the fields it reads (they are few and
-    repeat: sourcetype, a type or model). Tests on the raw text are not remembered."""
-    if "_raw" in expr.fields or not expr.fields or expr.raw_term_used:
-        return expr
-    fields = tuple(sorted(expr.fields))
-    memo = {}
-
-    def pred(row):
-        key = tuple(tuple(v) if type(v) is list else v for v in map(row.get, fields))
-        r = memo.get(key)
-        if r is None:
-            r = memo[key] = expr(row)
-            if len(memo) > 50000:
-                memo.clear()
-        return r
-    pred.fields = expr.fields
-    return pred
+def _int_key(keys: Dict[str, str], key: str, default: int, where: str) -> int:
+    text = keys.get(key)
+    if text is None:
+        return default
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SplError("%s: %s = %r is not an integer" % (where, key, text))
 
 
 def _stanza_pattern(pattern: str) -> "re.Pattern":
@@ -130,11 +212,14 @@ class _Plan:
         self.extracts: List[Tuple[Any, Optional[str]]] = []
         self.reports: List[Dict[str, str]] = []
         self.aliases: List[Tuple[str, str, bool]] = []
-        self.evals: List[Tuple[str, Expr]] = []
+        self.evals: List[Tuple[str, Any]] = []  # (field, row -> value)
         self.lookups: List[Tuple[Any, Any, Any, str]] = []
-        self.late: set = set()
+        # fields FIELDALIAS, EVAL, LOOKUP, event types and tags may write or remove
+        self.derived_fields: set = set()
         self.dynamic_reports = False
-        self.defer_extracts = False
+        # EXTRACTs that only read _raw run with the derived fields (same result: they win over
+        # KV_MODE fields of the same name either way)
+        self.extract_later = False
 
 
 class Knowledge:
@@ -142,7 +227,7 @@ class Knowledge:
         self.app = app
         self.props = props
         self.transforms = transforms
-        self.ctx = Context(0.0)
+        self.ctx = Context(0.0, app.optimize)
         self.uses_now = False
         self._plans: Dict[Tuple[str, str, str], _Plan] = {}
         self._source_stanzas = []
@@ -167,6 +252,8 @@ class Knowledge:
             if any(key.startswith(c) for c in PROPS_CLASSES):
                 continue
             raise SplError("props.conf [%s]: unsupported setting %r" % (stanza, key))
+        for key in ("MATCH_LIMIT", "DEPTH_LIMIT"):
+            _int_key(keys, key, 0, "props.conf [%s]" % stanza)
         mode = keys.get("KV_MODE")
         if mode is not None and mode.strip().lower() not in ("json", "none", "auto"):
             raise SplError("props.conf [%s]: KV_MODE = %s is not supported" % (stanza, mode))
@@ -196,13 +283,16 @@ class Knowledge:
         p.kv_mode = keys.get("KV_MODE", "auto").strip().lower()
         p.auto_kv_json = keys.get("AUTO_KV_JSON", "true").strip().lower() in ("1", "true", "t")
         p.trim_braces = keys.get("JSON_TRIM_BRACES_IN_ARRAY_NAMES", "false").strip().lower() in ("1", "true", "t")
+        # props.conf.spec MATCH_LIMIT / DEPTH_LIMIT: the PCRE limits of EXTRACT (100000 / 1000)
+        limits = (_int_key(keys, "MATCH_LIMIT", DEFAULT_MATCH_LIMIT, "props.conf [%s]" % st),
+                  _int_key(keys, "DEPTH_LIMIT", DEFAULT_DEPTH_LIMIT, "props.conf [%s]" % st))
         for key in sorted(k for k in keys if k.startswith("EXTRACT-")):
             val = keys[key]
             m = re.match(r"(.*)\s+in\s+(\S+)\s*\Z", val, re.DOTALL)
             if m and "(?" in m.group(1):
-                p.extracts.append((compile_regex(m.group(1)), m.group(2)))
+                p.extracts.append((compile_regex(m.group(1), *limits), m.group(2)))
             else:
-                p.extracts.append((compile_regex(val), None))
+                p.extracts.append((compile_regex(val, *limits), None))
         for key in sorted(k for k in keys if k.startswith("REPORT-")):
             for name in [x.strip() for x in keys[key].split(",") if x.strip()]:
                 tr = self.transforms.get(name)
@@ -213,7 +303,11 @@ class Knowledge:
                         raise SplError("transforms.conf [%s]: unsupported setting %r for REPORT" % (name, k))
                 if "REGEX" not in tr:
                     raise SplError("transforms.conf [%s]: REPORT needs REGEX" % name)
-                p.reports.append(tr)
+                # transforms.conf.spec MATCH_LIMIT / DEPTH_LIMIT (100000 / 1000)
+                rx = compile_regex(tr["REGEX"],
+                                   _int_key(tr, "MATCH_LIMIT", DEFAULT_MATCH_LIMIT, "transforms.conf [%s]" % name),
+                                   _int_key(tr, "DEPTH_LIMIT", DEFAULT_DEPTH_LIMIT, "transforms.conf [%s]" % name))
+                p.reports.append((tr, rx))
         for key in sorted(k for k in keys if k.startswith("FIELDALIAS-")):
             toks = [w for w, _ in words(keys[key])]
             i = 0
@@ -224,9 +318,10 @@ class Knowledge:
                 i += 3
         for key in sorted(k for k in keys if k.startswith("EVAL-")):
             expr = Expr(keys[key], self.ctx)
-            if Expr._MEMO_OFF.search(keys[key]):
+            if expr.uses_now:
                 self.uses_now = True  # cached fields must be recomputed when now() changes
-            p.evals.append((key[len("EVAL-"):], expr))
+            value = optimize.memoize(expr.value, expr.fields, keys[key]) if self.app.optimize else expr.value
+            p.evals.append((key[len("EVAL-"):], value))
         for key in sorted(k for k in keys if k.startswith("LOOKUP-")):
             toks = tokens_with_commas(keys[key])
             if not toks:
@@ -235,30 +330,28 @@ class Knowledge:
             match_pairs, outputs, mode = parse_lookup_spec(toks[1:], "props.conf " + key)
             table = self.app.lookup_table(table_name, for_what="props.conf " + key)
             p.lookups.append((table, match_pairs, outputs, mode))
-        # Fields stage 2 may write or remove: a search that reads none of them can be tested
-        # on stage-1 fields before paying for stage 2.
-        late = {"eventtype", "tag"}
-        late.update(dst for _, dst, _ in p.aliases)
-        late.update(name for name, _ in p.evals)
+        derived = {"eventtype", "tag"}
+        derived.update(dst for _, dst, _ in p.aliases)
+        derived.update(name for name, _ in p.evals)
         for table, match_pairs, outputs, mode in p.lookups:
             if outputs is None:
-                late.update(table.fields)
+                derived.update(table.fields)
             else:
-                late.update(ef for _, ef in outputs)
-        late.update(self.tag_fields())
-        p.defer_extracts = bool(p.extracts) and not p.reports and all(f is None for _, f in p.extracts)
-        if p.defer_extracts:
+                derived.update(ef for _, ef in outputs)
+        derived.update(self.tag_fields())
+        p.extract_later = bool(p.extracts) and not p.reports and all(f is None for _, f in p.extracts)
+        if p.extract_later:
             for rx, _ in p.extracts:
-                late.update(rx.groupindex)
-        p.late = late
-        p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr in p.reports)
+                derived.update(rx.groupindex)
+        p.derived_fields = derived
+        p.dynamic_reports = any("$" in tr.get("FORMAT", "").split("::")[0] for tr, _ in p.reports)
         return p
 
-    def all_late(self) -> set:
-        """Fields stage 2 may write, over every props plan built so far."""
+    def all_derived_fields(self) -> set:
+        """Fields search_time_fields() may write, over every props plan built so far."""
         out = set()
         for p in self._plans.values():
-            out |= p.late
+            out |= p.derived_fields
         return out
 
     def tag_fields(self):
@@ -268,7 +361,6 @@ class Knowledge:
     def _load_eventtypes(self, eventtypes) -> None:
         from .searchexpr import SearchExpr
         self.eventtypes: List[Tuple[str, Any, List[str]]] = []
-        self._et_tags: Dict[str, List[str]] = {}
         for name, keys in eventtypes.items():
             if name == "default":
                 continue
@@ -285,12 +377,16 @@ class Knowledge:
             expr = SearchExpr(text, 0.0, what="eventtype " + name)
             if expr.time_bounds:
                 raise SplError("eventtypes.conf [%s]: time modifiers are not allowed" % name)
-            self.eventtypes.append((name, _memo_pred(expr) if self.app.optimize else expr,
+            if any(f == "tag" or f.startswith("tag::") for f in expr.fields):
+                # Knowledge Manager Manual, About event types: "Search strings that define event
+                # types cannot reference tags, because event types are always processed and added
+                # to events before tags."
+                raise SplError("eventtypes.conf [%s]: an event type cannot reference tags (event "
+                               "types are applied before tags)" % name)
+            self.eventtypes.append((name, optimize.memoize_event_type(expr) if self.app.optimize else expr,
                                     keys.get("tags", "").split()))
         self.eventtypes.sort(key=lambda x: x[0])
         self._et_uses_eventtype = any("eventtype" in e.fields for _, e, _ in self.eventtypes)
-        self._et_uses_tags = any(f == "tag" or f.startswith("tag::")
-                                 for _, e, _ in self.eventtypes for f in e.fields)
 
     def _load_tags(self, tags) -> None:
         # field -> lowercased value -> [tags]
@@ -314,26 +410,26 @@ class Knowledge:
 
     # ------------------------------------------------------------ extraction
     def extract(self, base: Dict[str, Any]) -> Dict[str, Any]:
-        row, plan = self.stage1(base)
-        self.stage2(row, plan)
+        row, plan = self.base_fields(base)
+        self.search_time_fields(row, plan)
         return row
 
     def plan_for(self, base: Dict[str, Any]) -> _Plan:
         return self.plan(fmt(base.get("sourcetype", "")), fmt(base.get("source", "")),
                          fmt(base.get("host", "")))
 
-    def stage1(self, base: Dict[str, Any]):
-        """Index-time fields and KV_MODE (plus EXTRACT/REPORT unless they can wait for stage 2):
-        what a search's first clause usually reads."""
+    def base_fields(self, base: Dict[str, Any]):
+        """Index-time fields, EXTRACT/REPORT (unless extract_later) and KV_MODE: what a
+        search's first clause usually reads. -> (row, plan)"""
         row = dict(base)
         plan = self.plan_for(base)
         raw = row.get("_raw")
         raw_s = fmt(raw) if raw is not None else ""
-        if not plan.defer_extracts:
+        if not plan.extract_later:
             self._apply_extracts(plan, row, raw_s)
         if plan.kv_mode == "json" or (plan.kv_mode == "auto" and plan.auto_kv_json
                                       and raw_s.lstrip().startswith(("{", "["))):
-            for k, v in json_fields(raw_s, plan.trim_braces).items():
+            for k, v in json_fields(raw_s, plan.trim_braces, self.app.limits.extraction_cutoff).items():
                 if k not in row:
                     row[k] = v
         elif plan.kv_mode == "auto":
@@ -354,12 +450,13 @@ class Knowledge:
                 for k, v in m.groupdict().items():
                     if v is not None:
                         row[k] = v
-        for tr in plan.reports:
-            self._apply_report(tr, row, raw_s)
+        for tr, rx in plan.reports:
+            self._apply_report(tr, rx, row, raw_s)
 
-    def stage2(self, row: Dict[str, Any], plan: _Plan) -> None:
-        """FIELDALIAS, EVAL, LOOKUP, event types and tags, in place."""
-        if plan.defer_extracts:
+    def search_time_fields(self, row: Dict[str, Any], plan: _Plan) -> None:
+        """The rest of the search-time sequence on a base_fields() row, in place: FIELDALIAS,
+        EVAL, LOOKUP, event types and tags (and EXTRACT when extract_later)."""
+        if plan.extract_later:
             # EXTRACT on _raw only: running it after KV_MODE gives the same fields (its values
             # overwrite KV ones, as they would have pre-empted them)
             raw = row.get("_raw")
@@ -377,10 +474,7 @@ class Knowledge:
                     else:
                         row.pop(dst, None)
         if plan.evals:
-            if self.app.optimize:
-                results = [(name, expr.memo_value(row)) for name, expr in plan.evals]
-            else:
-                results = [(name, expr.value(row)) for name, expr in plan.evals]
+            results = [(name, value(row)) for name, value in plan.evals]  # all read the pre-EVAL row
             for name, v in results:
                 if v is None:
                     row.pop(name, None)
@@ -390,13 +484,12 @@ class Knowledge:
             apply_lookup(table, row, match_pairs, outputs, mode)
         self._apply_eventtypes_and_tags(row)
 
-    def _apply_report(self, tr: Dict[str, str], row: Dict[str, Any], raw_s: str) -> None:
+    def _apply_report(self, tr: Dict[str, str], rx, row: Dict[str, Any], raw_s: str) -> None:
         source_key = tr.get("SOURCE_KEY", "_raw")
         src = raw_s if source_key == "_raw" else row.get(source_key)
         if src is None:
             return
         src = fmt(src) if type(src) is not list else fmt(src[0])
-        rx = compile_regex(tr["REGEX"])
         mv_add = tr.get("MV_ADD", "false").strip().lower() in ("1", "true", "t")
         fmt_spec = tr.get("FORMAT")
         matches = list(rx.finditer(src)) if mv_add else [m for m in [rx.search(src)] if m]
@@ -429,11 +522,9 @@ class Knowledge:
                 else:
                     row[k] = v
 
-    def _field_tags(self, row: Dict[str, Any], per_field: Dict[str, List[str]], skip: str = "") -> List[str]:
+    def _field_tags(self, row: Dict[str, Any], per_field: Dict[str, List[str]]) -> List[str]:
         out: List[str] = []
         for field, vmap in self.tag_map.items():
-            if field == skip:
-                continue
             v = row.get(field)
             if v is None:
                 continue
@@ -457,10 +548,6 @@ class Knowledge:
         matched: List[str] = []
         extra_tags: List[str] = []
         if self.eventtypes:
-            if self._et_uses_tags:
-                # event types that test tags see the tags of the other fields already
-                pre: Dict[str, List[str]] = {}
-                self._set_tags(row, self._field_tags(row, pre, skip="eventtype"), pre)
             if self._et_uses_eventtype:
                 # event types may refer to other event types: iterate to a fixed point
                 prev = None

@@ -112,9 +112,3 @@ def words(text: str) -> List[Tuple[str, bool]]:
         out.append((text[start:j], False))
         i = j
     return out
-
-
-def strip_quotes(word: str) -> str:
-    if len(word) >= 2 and word[0] == '"' and word[-1] == '"':
-        return unquote(word)
-    return word

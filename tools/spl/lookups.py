@@ -1,7 +1,8 @@
 """Lookup tables: CSV files and KV store collections, held in memory.
 
-Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false, which
-KV store lookups refuse),
+Matching follows transforms.conf: exact (case-sensitive unless case_sensitive_match = false; for
+a KV store lookup that setting only lower-cases the event's values, which then match stored values
+that are entirely lower case, as transforms.conf.spec says),
 `match_type = WILDCARD(field)` and `CIDR(field)`, `max_matches` (default 1000: every matching
 row, in file order, gives a multivalue output), `min_matches` / `default_match`.
 """
@@ -11,7 +12,6 @@ import csv
 import io
 import itertools
 import json
-import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -81,11 +81,6 @@ class LookupTable:
             if key not in LOOKUP_KEYS and key not in LOOKUP_IGNORED_KEYS:
                 raise SplError("transforms.conf [%s]: unsupported lookup setting %r" % (self.name, key))
         if "case_sensitive_match" in st:
-            if self.kind == "kvstore":
-                # "Does not apply to KV Store lookups": https://docs.splunk.com/Documentation/Splunk/9.4.0/
-                # Knowledge/Addfieldmatchingrulestoyourlookupconfiguration
-                raise SplError("transforms.conf [%s]: case_sensitive_match does not apply to KV store "
-                               "lookups (they always match case-sensitively)" % self.name)
             self.case_sensitive = _bool(st["case_sensitive_match"])
         mt = st.get("match_type", "").strip()
         if mt:
@@ -112,23 +107,27 @@ class LookupTable:
         if "default_match" in st:
             self.default_match = st["default_match"]
 
-    # -- writing (outputlookup)
-    def replace_rows(self, fields: List[str], rows: List[Dict[str, Any]]) -> None:
-        self.fields = list(fields)
-        self.rows = rows
-        self.changed()
-
     def changed(self) -> None:
         self.version += 1
         self._index_cache.clear()
 
     # -- matching
+    @property
+    def fold_stored(self) -> bool:
+        """Lower-case the stored values before comparing? Only for a CSV lookup with
+        case_sensitive_match = false. transforms.conf.spec, case_sensitive_match: "To disable
+        case-sensitive matching with input fields and values from events, the KV Store lookup
+        data must be entirely in lower case" -- a KV store compares the lower-cased event value
+        with the value as stored, so a stored "Alice" never matches.
+        https://docs.splunk.com/Documentation/Splunk/latest/Admin/Transformsconf"""
+        return not self.case_sensitive and self.kind != "kvstore"
+
     def _index(self, exact_fields: Tuple[str, ...]):
         key = exact_fields
         idx = self._index_cache.get(key)
         if idx is None:
             idx = {}
-            cs = self.case_sensitive
+            cs = not self.fold_stored
             for pos, row in enumerate(self.rows):
                 k = tuple((fmt(row.get(f, "")) if cs else fmt(row.get(f, "")).lower()) for f in exact_fields)
                 idx.setdefault(k, []).append(pos)
@@ -137,19 +136,6 @@ class LookupTable:
 
     def match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         """Rows matching every (table field, event value or values) pair, in table order."""
-        # Events repeat the same few values (an event type, an address): remember answers
-        # until the table changes.
-        memo_key = ("m",) + tuple((f, tuple(values_of(v)) if type(v) is list else v) for f, v in inputs)
-        hit = self._index_cache.get(memo_key)
-        if hit is not None:
-            return hit
-        out = self._match(inputs)
-        if len(self._index_cache) > 50000:
-            self._index_cache.clear()
-        self._index_cache[memo_key] = out
-        return out
-
-    def _match(self, inputs: Sequence[Tuple[str, Any]]) -> List[Dict[str, Any]]:
         exact = [(f, v) for f, v in inputs if f not in self.wildcard and f not in self.cidr]
         special = [(f, v) for f, v in inputs if f in self.wildcard or f in self.cidr]
         for f, _ in inputs:
@@ -180,6 +166,9 @@ class LookupTable:
         if field in self.cidr:
             # a plain address in a CIDR column is a /32 (or /128) and matches itself
             return any(cidr_contains(pattern, fmt(x)) for x in values_of(event_value))
+        if not self.case_sensitive and not self.fold_stored:
+            return any(wildcard_regex(pattern, False).fullmatch(fmt(x).lower()) is not None
+                       for x in values_of(event_value))
         rx = wildcard_regex(pattern, not self.case_sensitive)
         return any(rx.fullmatch(fmt(x)) is not None for x in values_of(event_value))
 
@@ -280,7 +269,3 @@ def load_kv_seed(path: str) -> Tuple[List[str], List[Dict[str, Any]]]:
                  for k, v in r.items() if v is not None} for r in data]
         return fields, rows
     return read_csv(path)
-
-
-def exists(path: str) -> bool:
-    return os.path.isfile(path)

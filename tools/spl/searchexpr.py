@@ -230,8 +230,6 @@ class SearchExpr:
             op = self.take()[1]
             value = self.p_value()
             return self.comparison(val, op, value)
-        if kind == "word" and val.upper() == "IN" and False:
-            pass
         if kind in ("word", "str") and self.peek()[0] == "word" and self.peek()[1] in ("IN", "in") \
                 and self.peek(1)[0] == "(":
             self.take()

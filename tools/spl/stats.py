@@ -85,12 +85,18 @@ class _Dc(State):
     def __init__(self, agg):
         super().__init__(agg)
         self.seen = {}
+        self.sorted = None  # the distinct values in order, while the set does not change
 
     def add_values(self, vals, t):
         seen = self.seen
         for v in vals:
             k = fmt(v)
-            seen[k] = seen.get(k, 0) + 1
+            c = seen.get(k)
+            if c is None:
+                seen[k] = 1
+                self.sorted = None
+            else:
+                seen[k] = c + 1
 
     def remove_values(self, vals, t):
         seen = self.seen
@@ -101,6 +107,7 @@ class _Dc(State):
                 seen[k] = c
             else:
                 del seen[k]
+                self.sorted = None
 
     def result(self):
         return len(self.seen)
@@ -108,8 +115,11 @@ class _Dc(State):
 
 class _Values(_Dc):
     def result(self):
-        # values() is distinct and sorted lexicographically
-        return normalize(sorted(self.seen))
+        # values() is distinct and sorted lexicographically; a sliding window asks again and
+        # again for the same set (results are never changed in place, so they may share it)
+        if self.sorted is None:
+            self.sorted = normalize(sorted(self.seen))
+        return self.sorted
 
 
 class _List(State):
