@@ -42,10 +42,9 @@ BOOLEAN_KEYS = {"disabled", "enableSched", "is_visible", "realtime_schedule", "a
 BOOLEANS = {"1": True, "true": True, "0": False, "false": False}
 ABSENT = "-"
 EMPTY = '""'
-# the classes of searches a row of the table may name (Searches column), by search type
-CLASSES = {"all": lambda kind: True, "detections": lambda kind: kind != "Baseline",
-           "baselines": lambda kind: kind == "Baseline"}
-CLASSES.update({t: (lambda kind, t=t: kind == t) for t in bd.DETECTION_TYPES})
+# the classes of searches a row of the table may name (Searches column): every search, by kind, by
+# detection type, and detections with or without tags.throttling (search_classes)
+CLASSES = ("all", "detections", "baselines") + bd.DETECTION_TYPES + ("throttled", "unthrottled")
 
 
 class CheckError(Exception):
@@ -145,25 +144,30 @@ def _cell_matches(cell: str, setting: str, value) -> bool:
     return value == normalize(setting.split(":")[0], cell)
 
 
-def search_types(project: dict) -> dict:
-    """{search name: its type}: a detection's type (bd.DETECTION_TYPES), `Baseline` for a baseline."""
-    types = {d["name"]: d["type"] for d in project["detections"]}
-    types.update({b["name"]: "Baseline" for b in project["baselines"]})
-    return types
+def search_classes(project: dict) -> dict:
+    """{search name: the CLASSES it belongs to}."""
+    out = {b["name"]: {"all", "baselines"} for b in project["baselines"]}
+    for det in project["detections"]:
+        out[det["name"]] = {"all", "detections", det["type"],
+                            "throttled" if det["tags"].get("throttling") else "unthrottled"}
+    return out
 
 
-def scope_of(searches: str, types: dict) -> set:
-    """The searches a row names: items separated by `;`, each a class (`all`, `detections`,
-    `baselines`, or a detection type: TTP, Anomaly, Hunting, Correlation) or a search's name.
-    types: search name -> type, as search_types gives it."""
+def scope_of(searches: str, classes: dict) -> set:
+    """The searches a row names: items separated by `;`, each a search's name or a class (CLASSES),
+    or classes joined by `&` for the searches in all of them (`TTP & unthrottled`).
+    classes: search name -> its classes, as search_classes gives them."""
     out, unknown = set(), []
     for item in (i.strip() for i in searches.split(";")):
-        if item in CLASSES:
-            out |= {name for name, kind in types.items() if CLASSES[item](kind)}
-        elif item in types:
+        if item in classes:
             out.add(item)
-        else:
-            unknown.append(item)
+            continue
+        names = set(classes)
+        for part in (p.strip() for p in item.split("&")):
+            if part not in CLASSES:
+                unknown.append(part)
+            names &= {name for name, member in classes.items() if part in member}
+        out |= names
     if unknown:
         raise CheckError("differences table names unknown searches or classes: %s (classes: %s)"
                          % (unknown, ", ".join(CLASSES)))
@@ -179,12 +183,13 @@ def our_savedsearches(project: dict) -> dict:
     return ours
 
 
-def check_differences(ours: dict, theirs: dict, types: dict, table: list) -> list:
+def check_differences(ours: dict, theirs: dict, classes: dict, table: list) -> list:
     """Problems: a stanza on one side only, a difference no row explains, a row whose difference
-    does not occur on exactly the searches it names, a row that names no search. types: search name
-    -> type (search_types); ours/theirs: conf stanzas keyed by stanza name."""
+    does not occur on exactly the searches it names, a row that names no search. classes: search
+    name -> its classes (search_classes); ours/theirs: conf stanzas keyed by stanza name."""
     problems = []
-    by_stanza = {bd.stanza_name({"name": name, "type": kind}): name for name, kind in types.items()}
+    by_stanza = {bd.stanza_name({"name": name, "type": "Baseline" if "baselines" in member else "TTP"}): name
+                 for name, member in classes.items()}
     for side, conf in (("ours", ours), ("contentctl's", theirs)):
         missing = sorted(set(by_stanza) - set(conf))
         if missing:
@@ -203,13 +208,13 @@ def check_differences(ours: dict, theirs: dict, types: dict, table: list) -> lis
                 problems.append("[%s] %s: ours %s, contentctl %s - not in the differences table"
                                 % (stanza, setting, json.dumps(a), json.dumps(b)))
                 continue
-            scoped = [i for i in rows if name in scope_of(table[i]["searches"], types)]
+            scoped = [i for i in rows if name in scope_of(table[i]["searches"], classes)]
             if not scoped:
                 problems.append("[%s] %s differs, but the table's row does not name this search" % (stanza, setting))
             for i in scoped:
                 seen[i].add(name)
     for i, row in enumerate(table):
-        expected = scope_of(row["searches"], types)
+        expected = scope_of(row["searches"], classes)
         if not expected:
             problems.append("differences table row %r (%s) names no search" % (row["setting"], row["searches"]))
         elif seen[i] != expected:
@@ -278,7 +283,7 @@ def main(argv=None) -> int:
             len(project["detections"]), len(project["baselines"]), format_times(times)), flush=True)
         table = read_table((ROOT / "docs" / "detections.md").read_text(encoding="utf-8"))
         problems = check_differences(our_savedsearches(project), parse_conf_file(str(built)),
-                                     search_types(project), table)
+                                     search_classes(project), table)
     except CheckError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1

@@ -48,7 +48,7 @@ def test_contentctl_validates_and_builds_every_search_as_ours_apart_from_the_doc
         print("\ncontentctl 5.6.2: " + cc.format_times(times))
     stanzas = {bd.stanza_name(d) for d in project["detections"] + project["baselines"]}
     assert stanzas <= set(theirs)
-    assert cc.check_differences(ours, theirs, cc.search_types(project), _table()) == []
+    assert cc.check_differences(ours, theirs, cc.search_classes(project), _table()) == []
 
 
 def test_an_undocumented_difference_fails(built):
@@ -57,7 +57,7 @@ def test_an_undocumented_difference_fails(built):
     stanza = bd.stanza_name(project["detections"][0])
     ours[stanza]["dispatch.earliest_time"] = "-1d"
     ours[stanza]["search"] += " | where 1=1"
-    problems = cc.check_differences(ours, theirs, cc.search_types(project), _table())
+    problems = cc.check_differences(ours, theirs, cc.search_classes(project), _table())
     assert len(problems) == 2
     assert all(p.startswith("[%s]" % stanza) and "not in the differences table" in p for p in problems)
 
@@ -67,12 +67,12 @@ def test_a_documented_difference_that_no_longer_occurs_fails(built):
     ours = copy.deepcopy(ours)
     for name in ours:
         ours[name].pop("action.notable.param.next_steps", None)
-    problems = cc.check_differences(ours, theirs, cc.search_types(project), _table())
+    problems = cc.check_differences(ours, theirs, cc.search_classes(project), _table())
     assert len(problems) == 1 and "'action.notable.param.next_steps'" in problems[0], problems
     # and on some searches only: the row names every detection
     ours = copy.deepcopy(built[2])
     ours[bd.stanza_name(project["detections"][0])].pop("action.notable.param.next_steps")
-    problems = cc.check_differences(ours, theirs, cc.search_types(project), _table())
+    problems = cc.check_differences(ours, theirs, cc.search_classes(project), _table())
     assert len(problems) == 1 and "listed for %d searches, occurs on %d" % (
         len(project["detections"]), len(project["detections"]) - 1) in problems[0], problems
 
@@ -83,16 +83,16 @@ def test_a_row_covers_only_its_values_and_searches(built):
     # the row says ours is 0 and contentctl's 1: another value of ours is not covered
     stanza = bd.stanza_name(project["detections"][0])
     ours[stanza]["alert.digest_mode"] = "1"
-    problems = cc.check_differences(ours, theirs, cc.search_types(project), _table())
+    problems = cc.check_differences(ours, theirs, cc.search_classes(project), _table())
     assert any("'alert.digest_mode'" in p for p in problems), problems
     # rows name searches by class: a TTP's alert.track of 1 is documented, an anomaly's is not, and
     # the anomalies' row (alert.track 0) then misses that anomaly
     ours = copy.deepcopy(built[2])
-    types = cc.search_types(project)
+    classes = cc.search_classes(project)
     anomaly = next(d for d in project["detections"] if d["type"] == "Anomaly")
     ours[bd.stanza_name(anomaly)]["alert.track"] = "1"
-    problems = cc.check_differences(ours, theirs, types, _table())
-    anomalies = sum(1 for kind in types.values() if kind == "Anomaly")
+    problems = cc.check_differences(ours, theirs, classes, _table())
+    anomalies = sum(1 for member in classes.values() if "Anomaly" in member)
     assert problems == [
         "[%s] alert.track differs, but the table's row does not name this search" % bd.stanza_name(anomaly),
         "differences table row 'alert.track' (Anomaly): listed for %d searches, occurs on %d (missing on %s)"
@@ -103,7 +103,7 @@ def test_a_stanza_on_one_side_only_fails(built):
     project, _, ours, theirs = built
     theirs = copy.deepcopy(theirs)
     del theirs[bd.stanza_name(project["baselines"][0])]
-    problems = cc.check_differences(ours, theirs, cc.search_types(project), _table())
+    problems = cc.check_differences(ours, theirs, cc.search_classes(project), _table())
     assert any("contentctl's savedsearches.conf lacks" in p for p in problems), problems
 
 
@@ -146,40 +146,47 @@ def _conf_table(*rows):
 
 
 def test_the_searches_a_row_names_by_class_and_name():
-    """Searches: `all`, `detections`, `baselines`, a detection type or a search's name, several
-    separated by `;`; each row must occur on exactly those searches."""
-    types = {"T1": "TTP", "T2": "TTP", "A1": "Anomaly", "H1": "Hunting", "C1": "Correlation", "B1": "Baseline"}
-    assert cc.scope_of("all", types) == set(types)
-    assert cc.scope_of("detections", types) == set(types) - {"B1"}
-    assert cc.scope_of("baselines", types) == {"B1"}
-    assert cc.scope_of("TTP", types) == {"T1", "T2"}
-    assert cc.scope_of("Anomaly; Hunting", types) == {"A1", "H1"}
-    assert cc.scope_of("Correlation;B1", types) == {"C1", "B1"}
-    with pytest.raises(cc.CheckError, match="unknown searches or classes: \\['ttp'\\]"):
-        cc.scope_of("ttp", types)
+    """Searches: a class (all, detections, baselines, a detection type, throttled, unthrottled),
+    classes joined by `&` (in all of them) or a search's name; `;` adds items up. Each row must
+    occur on exactly the searches it names."""
+    project = {"baselines": [{"name": "B1"}], "detections": [
+        {"name": name, "type": kind, "tags": {"throttling": {"fields": ["user"]}} if name == "T3" else {}}
+        for name, kind in (("T1", "TTP"), ("T2", "TTP"), ("T3", "TTP"), ("A1", "Anomaly"), ("H1", "Hunting"),
+                           ("C1", "Correlation"))]}
+    classes = cc.search_classes(project)
+    assert cc.scope_of("all", classes) == set(classes)
+    assert cc.scope_of("detections", classes) == set(classes) - {"B1"}
+    assert cc.scope_of("baselines", classes) == {"B1"}
+    assert cc.scope_of("TTP", classes) == {"T1", "T2", "T3"}
+    assert cc.scope_of("throttled", classes) == {"T3"}
+    assert cc.scope_of("TTP & unthrottled", classes) == {"T1", "T2"}
+    assert cc.scope_of("Anomaly; Hunting", classes) == {"A1", "H1"}
+    assert cc.scope_of("Correlation;B1", classes) == {"C1", "B1"}
+    for wrong in ("ttp", "TTP & x"):
+        with pytest.raises(cc.CheckError, match="unknown searches or classes: \\['%s'\\]" % wrong.split(" & ")[-1]):
+            cc.scope_of(wrong, classes)
 
-    stanza = {name: bd.stanza_name({"name": name, "type": kind}) for name, kind in types.items()}
-    ours = {stanza[name]: {"alert.track": "1" if kind in ("TTP", "Hunting") else "0"} for name, kind in types.items()}
+    searches = project["detections"] + [dict(b, type="Baseline") for b in project["baselines"]]
+    stanza = {search["name"]: bd.stanza_name(search) for search in searches}
+    ours = {stanza[name]: {"alert.track": "1" if member & {"TTP", "Hunting"} else "0"} for name, member in classes.items()}
     theirs = {stanza[name]: {"alert.track": "0", "action.notable.param.nes_fields": ""}
-              for name, kind in types.items() if kind == "TTP"}
-    theirs.update({stanza[name]: {"alert.track": "0"} for name, kind in types.items() if kind != "TTP"})
+              for name, member in classes.items() if {"TTP", "unthrottled"} <= member}
+    theirs.update({stanza[name]: {"alert.track": "0"} for name in classes if stanza[name] not in theirs})
     rows = ("| `alert.track` | TTP; H1 | `1` | `0` | why |",
-            '| `action.notable.param.nes_fields` | TTP | `-` | `""` | why |')
-    assert cc.check_differences(ours, theirs, types, _conf_table(*rows)) == []
+            '| `action.notable.param.nes_fields` | TTP & unthrottled | `-` | `""` | why |')
+    assert cc.check_differences(ours, theirs, classes, _conf_table(*rows)) == []
     # a class misses a search of it that lacks the difference, a search outside it is not covered,
     # `""` is the empty value only, and a row naming a class without searches fails
     ours[stanza["T2"]]["alert.track"] = "0"
     ours[stanza["A1"]]["alert.track"] = "1"
     theirs[stanza["T1"]]["action.notable.param.nes_fields"] = "user"
-    for conf in (ours, theirs):
-        del conf[stanza["C1"]]
-    del types["C1"]
-    assert cc.check_differences(ours, theirs, types, _conf_table(*rows, "| `x` | Correlation | `-` | `*` | why |")) == [
+    del ours[stanza["C1"]], theirs[stanza["C1"]], classes["C1"]
+    assert cc.check_differences(ours, theirs, classes, _conf_table(*rows, "| `x` | Correlation | `-` | `*` | why |")) == [
         "[%s] alert.track differs, but the table's row does not name this search" % stanza["A1"],
         '[%s] action.notable.param.nes_fields: ours "-", contentctl "user" - not in the differences table' % stanza["T1"],
-        "differences table row 'alert.track' (TTP; H1): listed for 3 searches, occurs on 2 (missing on ['T2'])",
-        "differences table row 'action.notable.param.nes_fields' (TTP): listed for 2 searches, occurs on 1 "
-        "(missing on ['T1'])",
+        "differences table row 'alert.track' (TTP; H1): listed for 4 searches, occurs on 3 (missing on ['T2'])",
+        "differences table row 'action.notable.param.nes_fields' (TTP & unthrottled): listed for 2 searches, "
+        "occurs on 1 (missing on ['T1'])",
         "differences table row 'x' (Correlation) names no search"]
 
 
