@@ -1139,12 +1139,18 @@ def outputs(project: dict) -> dict:
 
 
 # contentctl 5.6.2 requires a drilldown holding %original_detection_search% (ES puts the detection's
-# search there). Ours are left without it on purpose: that search's index-time window is relative to
-# when the drilldown runs, so hours later it finds nothing. The export adds contentctl's usual one for
-# validation and build; the difference is listed in docs/detections.md.
+# search there) of every production search but the Hunting ones (detection_abstract.py, model_post_init).
+# Ours are left without it on purpose: that search's index-time window is relative to when the
+# drilldown runs, so hours later it finds nothing. The export adds contentctl's usual one where
+# contentctl requires it (needs_contentctl_drilldown), for validation and build only; the difference
+# is listed in docs/detections.md.
 CONTENTCTL_DRILLDOWN = {"name": 'View the detection results for - "$user$"',
                         "search": '%original_detection_search% | search user = "$user$"',
                         "earliest_offset": "$info_min_time$", "latest_offset": "$info_max_time$"}
+
+
+def needs_contentctl_drilldown(det: dict) -> bool:
+    return det["status"] == "production" and det["type"] != "Hunting"
 
 
 def contentctl_deployment(det: dict) -> dict:
@@ -1182,7 +1188,7 @@ def export_contentctl(project: dict, target: Path) -> list:
 
     Every YAML is copied with all its keys, so contentctl (which refuses unknown keys) checks them;
     the only rewrites are `deployment` (contentctl_deployment), the drilldown contentctl requires
-    (CONTENTCTL_DRILLDOWN), test data paths (contentctl wants them inside the project) and the CSV
+    (CONTENTCTL_DRILLDOWN, where needs_contentctl_drilldown), test data paths (contentctl wants them inside the project) and the CSV
     of each lookup, copied beside its YAML as contentctl expects. The project's contentctl.yml gets this add-on's app label and version. Returns the
     files written."""
     config = target / "contentctl.yml"
@@ -1202,7 +1208,8 @@ def export_contentctl(project: dict, target: Path) -> list:
     for det in project["detections"]:
         doc = copy.deepcopy(det)
         doc["deployment"] = contentctl_deployment(det)
-        doc["drilldown_searches"] = doc["drilldown_searches"] + [CONTENTCTL_DRILLDOWN]
+        if needs_contentctl_drilldown(det):
+            doc["drilldown_searches"] = doc["drilldown_searches"] + [CONTENTCTL_DRILLDOWN]
         for test in doc["tests"]:
             for data in test["attack_data"]:
                 rel = Path("data") / Path(data["data"]).name

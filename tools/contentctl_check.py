@@ -41,6 +41,10 @@ BOOLEAN_KEYS = {"disabled", "enableSched", "is_visible", "realtime_schedule", "a
                 "alert.digest_mode", "action.notable", "action.risk", "action.correlationsearch.enabled"}
 BOOLEANS = {"1": True, "true": True, "0": False, "false": False}
 ABSENT = "-"
+EMPTY = '""'
+# the classes of searches a row of the table may name (Searches column): every search, by kind, by
+# detection type, and detections with or without tags.throttling (search_classes)
+CLASSES = ("all", "detections", "baselines") + bd.DETECTION_TYPES + ("throttled", "unthrottled")
 
 
 class CheckError(Exception):
@@ -81,14 +85,26 @@ def normalize(key: str, value: str):
     return _collapse(value)
 
 
+def _by_name(value):
+    """A JSON list of objects with distinct names (the drilldowns) as {name: object}, else None."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) and "name" in v for v in value):
+        return None
+    named = {v["name"]: v for v in value}
+    return named if len(named) == len(value) else None
+
+
 def stanza_differences(ours: dict, theirs: dict) -> dict:
     """{setting: (our value, contentctl's value)} for every setting that differs; ABSENT stands for
     a missing setting. A JSON object present on both sides is compared per member, named
-    `setting:member`."""
+    `setting:member`; so is a JSON list of named objects (the drilldowns), per name, when the names
+    both sides have come in the same order (otherwise the whole lists differ)."""
     out = {}
     for key in sorted(set(ours) | set(theirs)):
         a = normalize(key, ours[key]) if key in ours else ABSENT
         b = normalize(key, theirs[key]) if key in theirs else ABSENT
+        named_a, named_b = _by_name(a), _by_name(b)
+        if named_a and named_b and [n for n in named_a if n in named_b] == [n for n in named_b if n in named_a]:
+            a, b = named_a, named_b
         if isinstance(a, dict) and isinstance(b, dict):
             for member in sorted(set(a) | set(b)):
                 pair = (a.get(member, ABSENT), b.get(member, ABSENT))
@@ -117,25 +133,45 @@ def read_table(text: str) -> list:
 
 
 def _cell_matches(cell: str, setting: str, value) -> bool:
-    """`-`: absent; `*`: present with any value; otherwise that value (normalized like the confs')."""
+    """`-`: absent; `*`: present with any value; `""`: present and empty; otherwise that value
+    (normalized like the confs')."""
     if cell == "*":
         return value != ABSENT
     if cell == ABSENT:
         return value == ABSENT
+    if cell == EMPTY:
+        return value == ""
     return value == normalize(setting.split(":")[0], cell)
 
 
-def scope_of(searches: str, kinds: dict) -> set:
-    """`detections`, `baselines`, `all`, or search names separated by `;`."""
-    if searches == "all":
-        return set(kinds)
-    if searches in ("detections", "baselines"):
-        return {name for name, kind in kinds.items() if kind == searches}
-    names = {n.strip() for n in searches.split(";")}
-    unknown = names - set(kinds)
+def search_classes(project: dict) -> dict:
+    """{search name: the CLASSES it belongs to}."""
+    out = {b["name"]: {"all", "baselines"} for b in project["baselines"]}
+    for det in project["detections"]:
+        out[det["name"]] = {"all", "detections", det["type"],
+                            "throttled" if det["tags"].get("throttling") else "unthrottled"}
+    return out
+
+
+def scope_of(searches: str, classes: dict) -> set:
+    """The searches a row names: items separated by `;`, each a search's name or a class (CLASSES),
+    or classes joined by `&` for the searches in all of them (`TTP & unthrottled`).
+    classes: search name -> its classes, as search_classes gives them."""
+    out, unknown = set(), []
+    for item in (i.strip() for i in searches.split(";")):
+        if item in classes:
+            out.add(item)
+            continue
+        names = set(classes)
+        for part in (p.strip() for p in item.split("&")):
+            if part not in CLASSES:
+                unknown.append(part)
+            names &= {name for name, member in classes.items() if part in member}
+        out |= names
     if unknown:
-        raise CheckError("differences table names unknown searches: %s" % sorted(unknown))
-    return names
+        raise CheckError("differences table names unknown searches or classes: %s (classes: %s)"
+                         % (unknown, ", ".join(CLASSES)))
+    return out
 
 
 def our_savedsearches(project: dict) -> dict:
@@ -147,15 +183,13 @@ def our_savedsearches(project: dict) -> dict:
     return ours
 
 
-def check_differences(ours: dict, theirs: dict, kinds: dict, table: list) -> list:
+def check_differences(ours: dict, theirs: dict, classes: dict, table: list) -> list:
     """Problems: a stanza on one side only, a difference no row explains, a row whose difference
-    does not occur on exactly the searches it names. kinds: search name -> detections|baselines;
-    ours/theirs: conf stanzas keyed by stanza name; stanza names map to search names via kinds."""
+    does not occur on exactly the searches it names, a row that names no search. classes: search
+    name -> its classes (search_classes); ours/theirs: conf stanzas keyed by stanza name."""
     problems = []
-    by_stanza = {}
-    for name, kind in kinds.items():
-        stanza = bd.stanza_name({"name": name, "type": "Baseline" if kind == "baselines" else "TTP"})
-        by_stanza[stanza] = name
+    by_stanza = {bd.stanza_name({"name": name, "type": "Baseline" if "baselines" in member else "TTP"}): name
+                 for name, member in classes.items()}
     for side, conf in (("ours", ours), ("contentctl's", theirs)):
         missing = sorted(set(by_stanza) - set(conf))
         if missing:
@@ -174,14 +208,16 @@ def check_differences(ours: dict, theirs: dict, kinds: dict, table: list) -> lis
                 problems.append("[%s] %s: ours %s, contentctl %s - not in the differences table"
                                 % (stanza, setting, json.dumps(a), json.dumps(b)))
                 continue
-            scoped = [i for i in rows if name in scope_of(table[i]["searches"], kinds)]
+            scoped = [i for i in rows if name in scope_of(table[i]["searches"], classes)]
             if not scoped:
                 problems.append("[%s] %s differs, but the table's row does not name this search" % (stanza, setting))
             for i in scoped:
                 seen[i].add(name)
     for i, row in enumerate(table):
-        expected = scope_of(row["searches"], kinds)
-        if seen[i] != expected:
+        expected = scope_of(row["searches"], classes)
+        if not expected:
+            problems.append("differences table row %r (%s) names no search" % (row["setting"], row["searches"]))
+        elif seen[i] != expected:
             problems.append("differences table row %r (%s): listed for %d searches, occurs on %d (missing on %s)"
                             % (row["setting"], row["searches"], len(expected), len(seen[i]),
                                sorted(expected - seen[i])[:3]))
@@ -245,10 +281,9 @@ def main(argv=None) -> int:
         built, times = build_with_contentctl(contentctl, Path(args.workdir), project)
         print("contentctl 5.6.2 on %d detections, %d baselines: %s" % (
             len(project["detections"]), len(project["baselines"]), format_times(times)), flush=True)
-        kinds = {d["name"]: "detections" for d in project["detections"]}
-        kinds.update({b["name"]: "baselines" for b in project["baselines"]})
         table = read_table((ROOT / "docs" / "detections.md").read_text(encoding="utf-8"))
-        problems = check_differences(our_savedsearches(project), parse_conf_file(str(built)), kinds, table)
+        problems = check_differences(our_savedsearches(project), parse_conf_file(str(built)),
+                                     search_classes(project), table)
     except CheckError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1

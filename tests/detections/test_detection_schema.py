@@ -456,7 +456,9 @@ def test_contentctl_export(project, tmp_path):
         assert set(doc) == set(det) - {"_file"}
         assert {k: v for k, v in doc.items() if k not in ("deployment", "tests", "drilldown_searches")} == \
             {k: v for k, v in det.items() if k not in ("deployment", "tests", "_file", "drilldown_searches")}
-        assert doc["drilldown_searches"] == det["drilldown_searches"] + [bd.CONTENTCTL_DRILLDOWN]
+        # contentctl requires its drilldown of production searches other than Hunting, and only of those
+        added = [bd.CONTENTCTL_DRILLDOWN] if det["type"] != "Hunting" and det["status"] == "production" else []
+        assert doc["drilldown_searches"] == det["drilldown_searches"] + added
         dep = doc["deployment"]
         assert dep["scheduling"] == det["deployment"]["scheduling"]
         action = {"rba": {"enabled": bool(det.get("rba")) and det["type"] in ("TTP", "Anomaly")}}
