@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "package"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 LOOKUP_CSV = APP_DIR / "lookups" / "openai_audit_event_types.csv"
-SPEC = ROOT.parent / "shared" / "openai-audit-logs" / "openapi-audit-logs.yaml"
+SPEC = ROOT / "docs" / "api" / "openapi-audit-logs.yaml"
 
 # Tag sets that select each dataset (a dataset inherits its parents' constraints).
 DATASET_TAGS = {

@@ -31,7 +31,7 @@ _LOOPBACK_HOSTS = ("localhost",)
 
 
 def is_tenant_scoped(event_type: str) -> bool:
-    """Tenant-scoped types are only returned with ``tenant_only=true`` (CONTRACT.md)."""
+    """Tenant-scoped types are only returned with ``tenant_only=true`` (docs/api/CONTRACT.md)."""
     return event_type in ("role.bound_to_resource", "role.unbound_from_resource") or (
         event_type.startswith("tenant.")
     )
