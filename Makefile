@@ -19,7 +19,7 @@ PY313 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
 help:
 	@echo "make demo      the add-on end to end on loopback stand-ins (no Splunk, no OpenAI account)"
 	@echo "make package   build the add-on (output/) and dist/$(APP)-$(VERSION).spl"
-	@echo "make inspect   AppInspect (cloud, precert) on the .spl; report in dist/"
+	@echo "make inspect   AppInspect (precert; cloud, private_victoria, private_classic, future) on the .spl; reports in dist/"
 	@echo "make test      everything CI runs"
 	@echo "make bench     benchmarks (figures printed, nothing asserted)"
 
@@ -62,8 +62,9 @@ package: build
 	mv dist/$(APP)-$(VERSION).tar.gz $(SPL)
 	@echo "built $(SPL) ($$(du -k $(SPL) | cut -f1) KiB)"
 
+# One AppInspect run per Splunk Cloud tag (cloud, private_victoria, private_classic, future).
 inspect: $(SPL)
-	$(PY) tools/appinspect_gate.py $(SPL) dist/appinspect-report.json
+	$(PY) tools/appinspect_gate.py $(SPL) dist
 
 $(SPL):
 	$(MAKE) package

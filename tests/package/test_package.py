@@ -36,6 +36,13 @@ def test_version_is_the_one_in_global_config(members):
     assert manifest["info"]["id"]["version"] == VERSION
 
 
+def test_a_private_app_does_not_ask_splunkbase_for_updates(members):
+    # globalConfig meta.checkForUpdates: false -> app.conf [package] check_for_updates = false
+    with tarfile.open(SPL, "r:gz") as tar:
+        app_conf = tar.extractfile("TA-openai-audit/default/app.conf").read().decode()
+    assert re.search(r"^\[package\][^\[]*^check_for_updates = false$", app_conf, re.M)
+
+
 def test_only_bin_scripts_are_executable(members):
     executable = [m.name for m in members if m.isfile() and m.mode & 0o111]
     assert executable and all(re.fullmatch(r"TA-openai-audit/bin/[^/]+\.py", n) for n in executable), executable
