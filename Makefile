@@ -41,7 +41,7 @@ build: venv
 
 # The built app is rebuilt when anything it is made from changed.
 BUILT := output/$(APP)/default/app.conf
-BUILD_INPUTS := globalConfig.json additional_packaging.py $(shell find package -type f -not -name '*.pyc' 2>/dev/null)
+BUILD_INPUTS := globalConfig.json additional_packaging.py CHANGELOG.md $(shell find package -type f -not -name '*.pyc' 2>/dev/null)
 
 $(BUILT): $(BUILD_INPUTS)
 	$(MAKE) build
