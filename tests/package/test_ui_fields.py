@@ -1,0 +1,44 @@
+"""The configuration and input pages as UCC builds them (output/.../globalConfig.json, where the
+proxy and logging tabs are expanded to their fields): every field explains itself, and an
+input's account cannot be changed on edit."""
+import json
+from pathlib import Path
+
+import pytest
+
+BUILT = Path(__file__).resolve().parents[2] / "output" / "TA-openai-audit" / "appserver" / "static" / "js" / "build" / \
+    "globalConfig.json"
+
+
+@pytest.fixture(scope="module")
+def config():
+    if not BUILT.exists():
+        pytest.fail("%s is missing: run `make package` first" % BUILT)
+    return json.loads(BUILT.read_text(encoding="utf-8"))
+
+
+def fields(config):
+    for tab in config["pages"]["configuration"]["tabs"]:
+        for entity in tab["entity"]:
+            yield tab["name"], entity
+    for service in config["pages"]["inputs"]["services"]:
+        for entity in service["entity"]:
+            yield service["name"], entity
+
+
+def test_every_field_has_help(config):
+    seen = [(page, e["field"]) for page, e in fields(config)]
+    assert ("openai_audit_logs", "index") in seen and ("proxy", "proxy_port") in seen and ("logging", "loglevel") in seen
+    assert [(page, e["field"]) for page, e in fields(config) if not (e.get("help") or "").strip()] == []
+
+
+def test_the_account_of_an_input_is_fixed_once_created(config):
+    (account,) = [e for page, e in fields(config) if page == "openai_audit_logs" and e["field"] == "account"]
+    assert account["options"]["disableonEdit"] is True
+
+
+def test_proxy_type_help_names_every_type_offered(config):
+    (proxy_type,) = [e for page, e in fields(config) if e["field"] == "proxy_type"]
+    offered = [o["value"] for o in proxy_type["options"]["autoCompleteFields"]]
+    assert offered == ["http", "socks4", "socks5"]
+    assert all(kind in proxy_type["help"] for kind in offered)
