@@ -2,12 +2,13 @@
 proxy and logging tabs are expanded to their fields): every field explains itself, and an
 input's account cannot be changed on edit."""
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-BUILT = Path(__file__).resolve().parents[2] / "output" / "TA-openai-audit" / "appserver" / "static" / "js" / "build" / \
-    "globalConfig.json"
+APP = Path(__file__).resolve().parents[2] / "output" / "TA-openai-audit"
+BUILT = APP / "appserver" / "static" / "js" / "build" / "globalConfig.json"
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +43,12 @@ def test_proxy_type_help_names_every_type_offered(config):
     offered = [o["value"] for o in proxy_type["options"]["autoCompleteFields"]]
     assert offered == ["http", "socks4", "socks5"]
     assert all(kind in proxy_type["help"] for kind in offered)
+
+
+def test_configuring_accounts_proxy_and_inputs_needs_admin_all_objects():
+    """globalConfig's capabilities blocks, as ucc-gen writes them into restmap.conf."""
+    restmap = (APP / "default" / "restmap.conf").read_text(encoding="utf-8")
+    stanzas = {m.group(1): m.group(2) for m in re.finditer(r"^\[([^\]]+)\]\n((?:(?!\[).*\n?)*)", restmap, re.M)}
+    for stanza in ("admin:ta_openai_audit_configuration", "admin:ta_openai_audit_inputs"):
+        granted = dict(re.findall(r"^capability\.(\w+) = (\S+)$", stanzas[stanza], re.M))
+        assert granted == {m: "admin_all_objects" for m in ("get", "post", "put", "delete")}, stanza
