@@ -57,6 +57,7 @@ def test_start_forms(start, expected):
         ("2026-09-01T10", "is not a date"),
         ("2026-09-01T10:00:00.5", "is not a date"),
         ("20260901", "is not a date"),
+        ("\u0663", "is not a date"),  # ARABIC-INDIC DIGIT THREE: not a digit to the UI's regex either
         ("2026-09-01T24:00", "is not a date"),
         ("2026-09-01T10:00+24:00", "is not a date"),
         ("-3", "is not a date"),

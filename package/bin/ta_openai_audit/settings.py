@@ -48,7 +48,10 @@ START_PATTERN = "%s|%s|%s" % (START_DAYS_PATTERN, START_EPOCH_PATTERN, START_DAT
 
 _EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
 _PROJECT_ID_RE = re.compile(PROJECT_ID_PATTERN)
-_START_DATE_RE = re.compile(START_DATE_PATTERN)
+# ASCII: \d must mean [0-9], as in the UI's JavaScript regexes (Python's \d also matches other scripts' digits)
+_START_DAYS_RE = re.compile(START_DAYS_PATTERN, re.ASCII)
+_START_EPOCH_RE = re.compile(START_EPOCH_PATTERN, re.ASCII)
+_START_DATE_RE = re.compile(START_DATE_PATTERN, re.ASCII)
 _LOOPBACK_HOSTS = ("localhost",)
 
 
@@ -153,11 +156,11 @@ def parse_start(value: Any, now: float) -> int:
         "start: %r is not a date (2026-11-01), a date and time (2026-11-01T08:00:00Z), "
         "a number of days (0 to %d) or Unix seconds (10 digits)" % (value, MAX_START_DAYS)
     )
-    if re.fullmatch(START_DAYS_PATTERN, text):
+    if _START_DAYS_RE.fullmatch(text):
         if int(text) > MAX_START_DAYS:
             raise ConfigurationError("start: %s days is out of range: use 0 to %d days" % (text, MAX_START_DAYS))
         return int(now) - int(text) * 86400
-    if re.fullmatch(START_EPOCH_PATTERN, text):
+    if _START_EPOCH_RE.fullmatch(text):
         start = int(text)
     else:
         match = _START_DATE_RE.fullmatch(text)
