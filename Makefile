@@ -19,7 +19,7 @@ PY313 := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
 help:
 	@echo "make demo      the add-on end to end on loopback stand-ins (no Splunk, no OpenAI account)"
 	@echo "make package   build the add-on (output/) and dist/$(APP)-$(VERSION).spl"
-	@echo "make inspect   AppInspect (cloud, precert) on the .spl; report in dist/"
+	@echo "make inspect   AppInspect (precert; cloud, private_victoria, private_classic, future) on the .spl; reports in dist/"
 	@echo "make test      everything CI runs"
 	@echo "make contentctl   detections/ through Splunk's contentctl 5.6.2 (validate, build, compare)"
 	@echo "make bench     benchmarks (figures printed, nothing asserted)"
@@ -58,7 +58,7 @@ build: venv
 
 # The built app is rebuilt when anything it is made from changed.
 BUILT := output/$(APP)/default/app.conf
-BUILD_INPUTS := globalConfig.json additional_packaging.py $(shell find package -type f -not -name '*.pyc' 2>/dev/null)
+BUILD_INPUTS := globalConfig.json additional_packaging.py CHANGELOG.md $(shell find package -type f -not -name '*.pyc' 2>/dev/null)
 
 $(BUILT): $(BUILD_INPUTS)
 	$(MAKE) build
@@ -79,8 +79,9 @@ package: build
 	mv dist/$(APP)-$(VERSION).tar.gz $(SPL)
 	@echo "built $(SPL) ($$(du -k $(SPL) | cut -f1) KiB)"
 
+# One AppInspect run per Splunk Cloud tag (cloud, private_victoria, private_classic, future).
 inspect: $(SPL)
-	$(PY) tools/appinspect_gate.py $(SPL) dist/appinspect-report.json
+	$(PY) tools/appinspect_gate.py $(SPL) dist
 
 $(SPL):
 	$(MAKE) package

@@ -1,8 +1,10 @@
-"""UCC build hook: prune what the build leaves in the add-on and set permissions.
+"""UCC build hook: ship the release notes, prune what the build leaves in the add-on and set
+permissions.
 
 ucc-gen imports this module after `ucc-gen build` and calls `cleanup_output_files` (and
 `additional_packaging`, which we do not need). Splunk Cloud and AppInspect reject compiled Python,
-and the console scripts pip writes to lib/bin point at the build machine's interpreter.
+and the console scripts pip writes to lib/bin point at the build machine's interpreter. The
+project's CHANGELOG.md is the add-on's RELEASE_NOTES.md (app.manifest releaseNotes points at it).
 """
 import os
 import shutil
@@ -11,6 +13,8 @@ import stat
 # Directories pip leaves in lib/ that the add-on never uses.
 PRUNED_LIB_DIRS = ("bin", "__pycache__")
 EXECUTABLE_DIRS = ("bin",)
+CHANGELOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "CHANGELOG.md")
+RELEASE_NOTES = "RELEASE_NOTES.md"
 
 
 def _prune(app_dir):
@@ -43,5 +47,6 @@ def _fix_permissions(app_dir):
 
 def cleanup_output_files(output_path, ta_name):
     app_dir = os.path.join(output_path, ta_name)
+    shutil.copyfile(CHANGELOG, os.path.join(app_dir, RELEASE_NOTES))
     _prune(app_dir)
     _fix_permissions(app_dir)

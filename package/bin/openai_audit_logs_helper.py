@@ -18,7 +18,7 @@ from solnlib import log, utils
 from splunklib import modularinput as smi
 
 import ta_openai_audit_splunk as splunk_side
-from ta_openai_audit.client import DEFAULT_TIME_BUDGET, AuditLogClient
+from ta_openai_audit.client import AuditLogClient
 from ta_openai_audit.collector import Collector
 from ta_openai_audit.errors import CollectorError, ConfigurationError
 from ta_openai_audit.proxy import proxy_url_from_settings
@@ -32,11 +32,6 @@ def _request_stop(signum: Any = None, frame: Any = None) -> None:
     # flight, record it, and end, rather than die between writing events and the checkpoint.
     global _stop_requested
     _stop_requested = True
-
-
-def page_time_budget(interval: int) -> float:
-    """How long the client may keep retrying one page: well inside the interval."""
-    return max(15.0, min(DEFAULT_TIME_BUDGET, interval * 0.5))
 
 
 def validate_input(definition: smi.ValidationDefinition) -> None:
@@ -81,7 +76,7 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
             account["api_key"],
             proxy_url=proxy_url,
             ca_bundle=account["ca_bundle_path"],
-            time_budget=page_time_budget(settings.interval),
+            time_budget=settings.time_budget,  # the engine's one rule (settings.py)
             logger=logger,
         )
         source = "openai_audit:%s" % settings.account

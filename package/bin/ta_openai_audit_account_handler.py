@@ -1,7 +1,8 @@
 """REST handler of the account tab (UCC: restHandlerModule/restHandlerClass): before an account
 is saved, one ``limit=1`` request with its key, base URL, CA bundle and the proxy settings. A key
 OpenAI rejects (401), a key without the audit log permission (403), a certificate that does not
-verify or an unreachable API refuse the save with a message that says what to fix."""
+verify or an unreachable API refuse the save with a message that says what to fix. An account
+that inputs still read with cannot be deleted: the refusal names them."""
 from __future__ import annotations
 
 import import_declare_test  # noqa: F401  (UCC: puts the add-on's lib/ first on sys.path)
@@ -63,3 +64,18 @@ class AccountHandler(AdminExternalHandler):
             check_account(self.payload, self.getSessionKey(), get_splunkd_endpoint(),
                           account_name=self.callerArgs.id)
         AdminExternalHandler.handleEdit(self, confInfo)
+
+    def handleRemove(self, confInfo):  # noqa: N802,N803
+        name = self.callerArgs.id
+        try:
+            location = splunk_side.splunkd_location(get_splunkd_endpoint())
+            users = splunk_side.inputs_of_account(self.getSessionKey(), location, name)
+        except Exception as exc:  # splunkd unreachable: keep the account rather than orphan inputs
+            raise RestError(503, "The account %s was not deleted: its inputs could not be listed (%s). Try again "
+                                 "in a minute." % (name, splunk_side.describe_splunkd_error(exc))) from None
+        if users:
+            raise RestError(409, "The account %s was not deleted: the input%s %s still read%s with it. Delete %s "
+                                 "first (a new input of another account starts its own checkpoint)."
+                            % (name, "s" if len(users) > 1 else "", ", ".join(users), "" if len(users) > 1 else "s",
+                               "them" if len(users) > 1 else "it"))
+        AdminExternalHandler.handleRemove(self, confInfo)

@@ -1,7 +1,8 @@
 """REST handler of the openai_audit_logs input (UCC: restHandlerModule/restHandlerClass):
-validates the fields with the engine's own parser before an input is saved, and deletes the
-input's checkpoint records (its full stanza name, and that plus ":tenant") when it is deleted,
-so a new input of the same name starts afresh instead of resuming an old position."""
+validates the fields with the engine's own parser before an input is saved, refuses to move an
+existing input to another account (its checkpoint is a position in one organization's audit log),
+and deletes the input's checkpoint records (its full stanza name, and that plus ":tenant") when it
+is deleted, so a new input of the same name starts afresh instead of resuming an old position."""
 from __future__ import annotations
 
 import import_declare_test  # noqa: F401  (UCC: puts the add-on's lib/ first on sys.path)
@@ -23,6 +24,15 @@ def validate_fields(fields: Dict[str, Any]) -> None:
         raise RestError(400, "The input was not saved: %s" % exc) from None
 
 
+def refuse_account_change(name: str, stored: Any, requested: Any) -> None:
+    stored, requested = str(stored or "").strip(), str(requested or "").strip()
+    if requested and requested != stored:
+        raise RestError(400, "The input was not saved: its account cannot be changed from %s to %s, because the "
+                             "input's checkpoint is a position in the audit log of %s's organization. Create a new "
+                             "input for %s (and delete %s if it is no longer needed)." % (stored, requested, stored,
+                                                                                         requested, name))
+
+
 class InputHandler(AdminExternalHandler):
     def handleCreate(self, confInfo):  # noqa: N802,N803 (splunk.admin's names)
         validate_fields(self.payload)
@@ -34,6 +44,7 @@ class InputHandler(AdminExternalHandler):
             fields: Dict[str, Any] = {}
             for entity in self.handler.get(self.callerArgs.id):
                 fields.update(entity.content)
+            refuse_account_change(self.callerArgs.id, fields.get("account"), self.payload.get("account"))
             fields.update(self.payload)
             validate_fields(fields)
         AdminExternalHandler.handleEdit(self, confInfo)

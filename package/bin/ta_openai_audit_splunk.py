@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -205,6 +205,17 @@ def read_settings(session_key: str, location: Location) -> Tuple[str, Optional[D
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         level = "INFO"
     return level, proxy
+
+
+def inputs_of_account(session_key: str, location: Location, account: str) -> List[str]:
+    """Names of the add-on's inputs (enabled or not) that read with ``account``."""
+    try:
+        stanzas = _conf(session_key, location, "inputs").get_all(only_current_app=True)
+    except ConfManagerException:  # the app has no inputs.conf yet
+        return []
+    prefix = INPUT_TYPE + "://"
+    return sorted(name[len(prefix):] for name, stanza in stanzas.items()
+                  if name.startswith(prefix) and (stanza.get("account") or "").strip() == account)
 
 
 # ------------------------------------------------------------------------------- event stream

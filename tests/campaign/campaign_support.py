@@ -115,6 +115,7 @@ def _start(state: str, output: str, base_url: str, log_path: str) -> subprocess.
         sys.executable, LAUNCHER, str(BACKOFF_BASE), "collect",
         "--base-url", base_url, "--state-file", state, "--output", output,
         "--start", "3", "--lag", str(LAG), "--overlap", str(OVERLAP), "--interval", str(INTERVAL),
+        "--no-tenant-scoped",  # one stream, as the campaign's figures assume
     ]
     log = open(log_path, "ab")
     try:

@@ -138,7 +138,8 @@ def served_events(draw, max_nasty: int = 25, min_plain: int = 0, max_plain: int 
 
 # --------------------------------------------------------------------------------- running
 def _settings() -> InputSettings:
-    return InputSettings(start=START, lag_seconds=0, overlap_seconds=900, interval=60)
+    # one stream: the page server ignores tenant_only
+    return InputSettings(start=START, lag_seconds=0, overlap_seconds=900, interval=60, tenant_scoped=False)
 
 
 def collect(server: PageServer, store: MemoryCheckpointStore, writer: ShimWriter, time_budget: float = 30.0):
@@ -310,7 +311,7 @@ def run_cli(server: PageServer, tmp_path) -> "tuple[subprocess.CompletedProcess,
     output, state = str(tmp_path / "events.jsonl"), str(tmp_path / "state.json")
     proc = subprocess.run(
         [sys.executable, "-m", "ta_openai_audit", "collect", "--base-url", server.base_url, "--state-file", state,
-         "--output", output, "--once", "--start", "3", "--lag", "0"],
+         "--output", output, "--once", "--start", "3", "--lag", "0", "--no-tenant-scoped"],  # ignores tenant_only
         env=_process_env(PYTHONPATH=os.path.join(REPO, "package", "bin"), OPENAI_ADMIN_KEY=KEY),
         capture_output=True, timeout=120, cwd=REPO,
     )
@@ -369,7 +370,8 @@ def test_the_modular_input_survives_the_nastiest_pages(tmp_path):
         except FileNotFoundError as missing:
             pytest.fail(str(missing))
         run = home.run_input({"fuzz": {"account": "fuzz", "index": "openai", "interval": "60", "start": "3",
-                                       "lag_seconds": "0", "overlap_seconds": "900"}}, timeout=180)
+                                       "lag_seconds": "0", "overlap_seconds": "900",
+                                       "tenant_scoped": "0"}}, timeout=180)  # the page server ignores tenant_only
     log = home.input_log("fuzz")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr + log, (run.stderr + log)[-4000:]

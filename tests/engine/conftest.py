@@ -149,7 +149,8 @@ def make_client(api: FakeApi, clock: Optional[FakeClock] = None, key: str = KEY,
 
 
 def make_settings(**fields: Any) -> InputSettings:
-    stanza = {"start": str(NOW - 86400), "lag_seconds": "60", "overlap_seconds": "900"}
+    # one stream unless a test asks for the tenant-scoped one (the input's default collects both)
+    stanza = {"start": str(NOW - 86400), "lag_seconds": "60", "overlap_seconds": "900", "tenant_scoped": "0"}
     stanza.update({k: str(v) for k, v in fields.items()})
     return InputSettings.from_stanza(stanza, now=NOW)
 

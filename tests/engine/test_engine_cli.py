@@ -221,7 +221,8 @@ def test_collect_killed_mid_walk_resends_at_most_one_page(tmp_path, every_id):
                 ids.append(json.loads(line)["id"])
             except ValueError:
                 pass  # a line cut by the kill; its event was sent again
-        assert set(ids) == set(every_id(server, False, **lagged()))
+        # both streams: tenant-scoped events are collected by default
+        assert set(ids) == set(every_id(server, False, **lagged())) | set(every_id(server, True, **lagged()))
         assert len(ids) - len(set(ids)) <= 100
 
 

@@ -20,7 +20,7 @@ KEY_NAME = "openai_audit_logs://sim"
 
 
 def collector_for(sim, store, now=None, sleeps=None, key=DEFAULT_KEY, budget=60, **fields):
-    stanza = {"start": "7", "lag_seconds": "0"}
+    stanza = {"start": "7", "lag_seconds": "0", "tenant_scoped": "0"}
     stanza.update(fields)
     settings = InputSettings.from_stanza(stanza, now=now)
     client = AuditLogClient(sim.base_url, key, time_budget=budget, read_timeout=10,

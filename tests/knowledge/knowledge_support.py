@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "package"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 LOOKUP_CSV = APP_DIR / "lookups" / "openai_audit_event_types.csv"
+SPEC = ROOT / "docs" / "api" / "openapi-audit-logs.yaml"
 
 
 def _dataset_tags():

@@ -8,7 +8,7 @@ import typing
 
 import pytest
 
-from tests.knowledge.knowledge_support import APP_DIR, CHANGE_ACTIONS, LOOKUP_CSV
+from tests.knowledge.knowledge_support import APP_DIR, CHANGE_ACTIONS, LOOKUP_CSV, SPEC
 
 from tools.spl.conf import parse_conf_file
 
@@ -32,10 +32,9 @@ def csv_header():
 
 
 def spec_event_types():
-    # The API spec's AuditLogEventType enum, as the API stand-in carries it (the repository
-    # never reads the shared spec at run time).
-    from tools.openai_api_sim.generator import SPEC_EVENT_TYPES
-    return list(SPEC_EVENT_TYPES)
+    import yaml
+    doc = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    return doc["components"]["schemas"]["AuditLogEventType"]["enum"]
 
 
 def sdk_event_types():

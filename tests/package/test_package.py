@@ -28,12 +28,11 @@ def test_no_compiled_code(members):
     assert [m.name for m in members if COMPILED.search(m.name)] == []
 
 
-def test_version_is_the_one_in_global_config(members):
+def test_a_private_app_does_not_ask_splunkbase_for_updates(members):
+    # globalConfig meta.checkForUpdates: false -> app.conf [package] check_for_updates = false
     with tarfile.open(SPL, "r:gz") as tar:
         app_conf = tar.extractfile("TA-openai-audit/default/app.conf").read().decode()
-        manifest = json.load(tar.extractfile("TA-openai-audit/app.manifest"))
-    assert re.search(r"^version = %s$" % re.escape(VERSION), app_conf, re.M)
-    assert manifest["info"]["id"]["version"] == VERSION
+    assert re.search(r"^\[package\][^\[]*^check_for_updates = false$", app_conf, re.M)
 
 
 def test_only_bin_scripts_are_executable(members):

@@ -68,3 +68,29 @@ def test_edit_checks_the_stored_key_or_the_new_one(harness):
         refused = harness.rest(RH, "edit", "main", {"api_key": WRONG_KEY, "base_url": api.base_url})
         assert refused["status"] == 400 and "401" in refused["message"]
         assert stored_key(harness.splunkd, "main") == DEFAULT_KEY
+
+
+def test_an_account_inputs_still_read_with_cannot_be_deleted(harness):
+    with ApiSim(events=[], seed=1) as api:
+        for name in ("main", "other"):
+            assert harness.rest(RH, "create", name, {"api_key": DEFAULT_KEY, "base_url": api.base_url})["status"] == 200
+    harness.splunkd.add_input("openai_audit_logs", "prod_b", {"account": "main", "disabled": "1"})
+    harness.splunkd.add_input("openai_audit_logs", "prod_a", {"account": "main"})
+    harness.splunkd.add_input("openai_audit_logs", "lab", {"account": "other"})
+    harness.splunkd.set_conf("inputs", "monitor:///var/log/x.log", {"account": "main"})  # not ours
+
+    refused = harness.rest(RH, "remove", "main")
+    assert refused["status"] == 409, refused
+    assert "The account main was not deleted: the inputs prod_a, prod_b still read with it" in refused["message"]
+    assert "lab" not in refused["message"] and "x.log" not in refused["message"]
+    assert harness.splunkd.get_conf(CONF, "main") is not None and stored_key(harness.splunkd, "main") == DEFAULT_KEY
+
+    harness.splunkd.set_conf("inputs", "openai_audit_logs://prod_a", {"account": "other"})
+    refused = harness.rest(RH, "remove", "main")
+    assert refused["status"] == 409 and "the input prod_b still reads with it" in refused["message"], refused
+
+    harness.splunkd.set_conf("inputs", "openai_audit_logs://prod_b", {"account": "other"})
+    removed = harness.rest(RH, "remove", "main")
+    assert removed["status"] == 200, removed
+    assert harness.splunkd.get_conf(CONF, "main") is None and stored_key(harness.splunkd, "main") is None
+    assert harness.splunkd.get_conf(CONF, "other") is not None

@@ -297,6 +297,19 @@ def test_input_edit_is_validated_with_the_stored_fields(harness):
     assert harness.splunkd.inputs("openai_audit_logs")["main"]["lag_seconds"] == "120"
 
 
+def test_input_account_cannot_be_changed_on_edit(harness):
+    """Its checkpoint is a position in one organization's audit log: another account's org would
+    resume from it and skip or re-read events."""
+    assert harness.rest(RH_INPUT, "create", "main", input_params())["status"] == 200
+    refused = harness.rest(RH_INPUT, "edit", "main", {"account": "other", "lag_seconds": "120"})
+    assert refused["status"] == 400 and "account cannot be changed from main to other" in refused["message"], refused
+    assert harness.splunkd.inputs("openai_audit_logs")["main"]["account"] == "main"
+    assert harness.splunkd.inputs("openai_audit_logs")["main"]["lag_seconds"] == "0"
+    # the edit form sends the unchanged account back with the other fields
+    accepted = harness.rest(RH_INPUT, "edit", "main", {"account": "main", "lag_seconds": "120"})
+    assert accepted["status"] == 200, accepted
+
+
 def test_runs_under_the_pythons_splunk_ships(harness, splunk_pythons):
     """Splunk 9 runs the input with Python 3.9, Splunk 10 with 3.13 (the Makefile needs both too)."""
     events = make_events(40, int(time.time()), random.Random(11))

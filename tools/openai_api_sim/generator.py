@@ -1,6 +1,6 @@
 """Realistic OpenAI audit log events, deterministic for a seed.
 
-Shapes follow ../shared/openai-audit-logs/CONTRACT.md and the spec extract beside it:
+Shapes follow docs/api/CONTRACT.md and the spec extract beside it:
 payload under a key spelled like the type, session actors with the live-only fields
 (user_agent, ja3, ja4, ip_address_details with string asn/latitude/longitude), api_key
 actors of both kinds, null actors, org-level events without ``project``.

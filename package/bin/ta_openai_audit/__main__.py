@@ -22,7 +22,17 @@ from .checkpoint import FileCheckpointStore
 from .client import AuditLogClient
 from .collector import Collector
 from .errors import CollectorError, ConfigurationError
-from .settings import InputSettings
+from .settings import (
+    DEFAULT_INTERVAL,
+    DEFAULT_LAG,
+    DEFAULT_OVERLAP,
+    DEFAULT_START_DAYS,
+    DEFAULT_TENANT_SCOPED,
+    MAX_TIME_BUDGET,
+    MIN_TIME_BUDGET,
+    TIME_BUDGET_SHARE,
+    InputSettings,
+)
 
 KEY_ENV = "OPENAI_ADMIN_KEY"
 CLOCK_SKEW_LIMIT = 30.0
@@ -60,12 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--state-file", required=True, help="checkpoint file (written atomically)")
     collect.add_argument("--output", required=True, help="JSON-lines file the events are appended to")
     collect.add_argument("--name", default="cli", help="checkpoint key inside the state file (default cli)")
-    collect.add_argument("--start", help="first run: ISO date/datetime, Unix seconds or days back (default 7)")
-    collect.add_argument("--tenant-scoped", action="store_true", help="also collect tenant-scoped events")
-    collect.add_argument("--lag", help="seconds behind now the window ends (default 60)")
-    collect.add_argument("--overlap", help="seconds each window re-reads for late events (default 900)")
-    collect.add_argument("--interval", default="60", help="seconds between polls (default 60)")
-    collect.add_argument("--time-budget", type=float, help="seconds of retrying per page (default 0.8 x interval)")
+    # Defaults are the input's (settings.py): an option left out is left out of the stanza.
+    collect.add_argument("--start", help="first run: ISO date/datetime, Unix seconds or days back (default %d)"
+                         % DEFAULT_START_DAYS)
+    collect.add_argument("--tenant-scoped", action=argparse.BooleanOptionalAction, default=None,
+                         help="also collect tenant-scoped events (default: %s)" % ("yes" if DEFAULT_TENANT_SCOPED else "no"))
+    collect.add_argument("--lag", help="seconds behind now the window ends (default %d)" % DEFAULT_LAG)
+    collect.add_argument("--overlap", help="seconds each window re-reads for late events (default %d)" % DEFAULT_OVERLAP)
+    collect.add_argument("--interval", help="seconds between polls (default %d)" % DEFAULT_INTERVAL)
+    collect.add_argument("--time-budget", type=float, help="seconds of retrying per page (default %g x interval, "
+                         "%d to %d)" % (TIME_BUDGET_SHARE, MIN_TIME_BUDGET, MAX_TIME_BUDGET))
     collect.add_argument("--event-types", help="comma-separated event types (default: all)")
     collect.add_argument("--project-ids", help="comma-separated project ids (default: all)")
     collect.add_argument("--once", action="store_true", help="one poll, then exit")
@@ -183,7 +197,7 @@ class _DurableOutput:
 def _collect(args: argparse.Namespace, api_key: str) -> int:
     stanza = {
         "start": args.start,
-        "tenant_scoped": "1" if args.tenant_scoped else "0",
+        "tenant_scoped": args.tenant_scoped,
         "lag_seconds": args.lag,
         "overlap_seconds": args.overlap,
         "interval": args.interval,

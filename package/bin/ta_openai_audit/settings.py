@@ -1,7 +1,9 @@
 """Input settings: parse and validate the fields of an ``openai_audit_logs://`` stanza.
 
-The same parser serves the modular input, the input REST handler (server-side validation) and the
-command line, so an admin sees the same message wherever a value is wrong.
+The one source of every input limit and default: the modular input, the input REST handler
+(server-side validation) and the command line use this parser, so an admin sees the same message
+wherever a value is wrong, and globalConfig.json (the UI's early checks) repeats the constants
+below, which tests/package/test_settings_single_source.py compares field by field.
 """
 from __future__ import annotations
 
@@ -16,22 +18,55 @@ from .errors import ConfigurationError
 
 DEFAULT_INTERVAL = 60
 MIN_INTERVAL = 30
+MAX_INTERVAL = 86400
 DEFAULT_START_DAYS = 7
 MAX_START_DAYS = 3650
 DEFAULT_LAG = 60
 MAX_LAG = 3600
 DEFAULT_OVERLAP = 900
 MAX_OVERLAP = 86400
-# A bare number at or above this is read as Unix seconds (2001-09-09), below it as days.
-EPOCH_THRESHOLD = 1_000_000_000
+# Collect everything by default: the tenant-scoped types (role bindings, tenant.*) come only on a
+# second query (tenant_only=true), and leaving them out by default would hide permission changes.
+DEFAULT_TENANT_SCOPED = True
+# The time one page may spend being retried: a share of the interval, so a run facing a struggling
+# API ends (checkpoint kept) before the next one is due, within bounds that leave room for a few
+# backoffs on a short interval and do not hold a page for more than 5 minutes on a long one.
+TIME_BUDGET_SHARE = 0.5
+MIN_TIME_BUDGET = 5
+MAX_TIME_BUDGET = 300
 
-_EVENT_TYPE_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
-_PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+# Regular expressions of one value, in the syntax Python and JavaScript share (globalConfig.json
+# wraps them with list_pattern / value_pattern for the UI's validators).
+EVENT_TYPE_PATTERN = r"[a-z0-9_]+(?:\.[a-z0-9_]+)*"
+PROJECT_ID_PATTERN = r"[A-Za-z0-9_-]{1,128}"
+# start: days back (up to 4 digits), Unix seconds (10 digits, i.e. 2001-09-09 to 2286), a UTC date,
+# or a date and time with an optional offset (no offset: UTC).
+START_DAYS_PATTERN = r"\d{1,4}"
+START_EPOCH_PATTERN = r"\d{10}"
+START_DATE_PATTERN = r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?)?"
+START_PATTERN = "%s|%s|%s" % (START_DAYS_PATTERN, START_EPOCH_PATTERN, START_DATE_PATTERN)
+
+_EVENT_TYPE_RE = re.compile(EVENT_TYPE_PATTERN)
+_PROJECT_ID_RE = re.compile(PROJECT_ID_PATTERN)
+# ASCII: \d must mean [0-9], as in the UI's JavaScript regexes (Python's \d also matches other scripts' digits)
+_START_DAYS_RE = re.compile(START_DAYS_PATTERN, re.ASCII)
+_START_EPOCH_RE = re.compile(START_EPOCH_PATTERN, re.ASCII)
+_START_DATE_RE = re.compile(START_DATE_PATTERN, re.ASCII)
 _LOOPBACK_HOSTS = ("localhost",)
 
 
+def value_pattern(pattern: str) -> str:
+    """The UI's regex for a field holding one value (spaces around it allowed, as the parser strips them)."""
+    return r"^\s*(?:%s)\s*$" % pattern
+
+
+def list_pattern(pattern: str) -> str:
+    """The UI's regex for a comma-separated list of values (the form parse_list accepts)."""
+    return r"^\s*(?:%s)(?:\s*,\s*(?:%s))*\s*$" % (pattern, pattern)
+
+
 def is_tenant_scoped(event_type: str) -> bool:
-    """Tenant-scoped types are only returned with ``tenant_only=true`` (CONTRACT.md)."""
+    """Tenant-scoped types are only returned with ``tenant_only=true`` (docs/api/CONTRACT.md)."""
     return event_type in ("role.bound_to_resource", "role.unbound_from_resource") or (
         event_type.startswith("tenant.")
     )
@@ -111,45 +146,45 @@ def parse_int(value: Any, field: str, default: int, minimum: int, maximum: int, 
 
 
 def parse_start(value: Any, now: float) -> int:
-    """``start`` -> Unix seconds. Accepts an ISO-8601 date (UTC midnight), an ISO-8601 date and
-    time (UTC when no offset is given), a number of days back from now, or Unix seconds."""
+    """``start`` -> Unix seconds. Accepts the forms of START_PATTERN: a number of days back from
+    now, Unix seconds, a date (UTC midnight), or a date and time (UTC when no offset is given).
+    The same forms on every Python (no fromisoformat, whose accepted forms grew in 3.11)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return int(now) - DEFAULT_START_DAYS * 86400
     text = str(value).strip()
     help_text = (
         "start: %r is not a date (2026-11-01), a date and time (2026-11-01T08:00:00Z), "
-        "a number of days (0 to %d) or Unix seconds" % (value, MAX_START_DAYS)
+        "a number of days (0 to %d) or Unix seconds (10 digits)" % (value, MAX_START_DAYS)
     )
-    if re.fullmatch(r"\d+", text):
-        number = int(text)
-        if number >= EPOCH_THRESHOLD:
-            start = number
-        elif number <= MAX_START_DAYS:
-            return int(now) - number * 86400
-        else:
-            raise ConfigurationError(help_text)
+    if _START_DAYS_RE.fullmatch(text):
+        if int(text) > MAX_START_DAYS:
+            raise ConfigurationError("start: %s days is out of range: use 0 to %d days" % (text, MAX_START_DAYS))
+        return int(now) - int(text) * 86400
+    if _START_EPOCH_RE.fullmatch(text):
+        start = int(text)
     else:
-        start = _parse_iso(text, help_text)
+        match = _START_DATE_RE.fullmatch(text)
+        if not match:
+            raise ConfigurationError(help_text)
+        start = _date_time(match, help_text)
     if start > now:
         raise ConfigurationError("start: %r is in the future" % (value,))
     return start
 
 
-def _parse_iso(text: str, help_text: str) -> int:
-    iso = text
-    if iso.endswith(("Z", "z")):
-        iso = iso[:-1] + "+00:00"
+def _date_time(match: "re.Match[str]", help_text: str) -> int:
+    date, hour, minute, second, offset = match.groups()
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", iso):
-            parsed = _dt.datetime.combine(_dt.date.fromisoformat(iso), _dt.time())
-        elif "T" in iso or " " in iso:
-            parsed = _dt.datetime.fromisoformat(iso)
-        else:
-            raise ValueError(iso)
-    except ValueError:
+        tz = _dt.timezone.utc
+        if offset and offset != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            tz = _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        day = _dt.date.fromisoformat(date)
+        parsed = _dt.datetime(day.year, day.month, day.day, int(hour or 0), int(minute or 0),
+                              int(second or 0), tzinfo=tz)
+    except ValueError:  # month 13, hour 24, an offset of a day or more
         raise ConfigurationError(help_text) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
     return int(parsed.timestamp())
 
 
@@ -162,7 +197,7 @@ def parse_list(value: Any, field: str, pattern: "re.Pattern[str]", what: str) ->
         item = str(item).strip()
         if not item:
             continue
-        if not pattern.match(item):
+        if not pattern.fullmatch(item):
             raise ConfigurationError("%s: %r is not %s" % (field, item, what))
         if item not in seen:
             seen.append(item)
@@ -193,7 +228,7 @@ class InputSettings:
         interval: int = DEFAULT_INTERVAL,
         event_types: Tuple[str, ...] = (),
         project_ids: Tuple[str, ...] = (),
-        tenant_scoped: bool = False,
+        tenant_scoped: bool = DEFAULT_TENANT_SCOPED,
         lag_seconds: int = DEFAULT_LAG,
         overlap_seconds: int = DEFAULT_OVERLAP,
     ):
@@ -222,7 +257,7 @@ class InputSettings:
             _EVENT_TYPE_RE,
             "an event type (lower-case words separated by dots, e.g. api_key.created)",
         )
-        tenant_scoped = parse_bool(get("tenant_scoped"), "tenant_scoped")
+        tenant_scoped = parse_bool(get("tenant_scoped"), "tenant_scoped", DEFAULT_TENANT_SCOPED)
         tenant_types = [t for t in event_types if is_tenant_scoped(t)]
         if tenant_types and not tenant_scoped:
             raise ConfigurationError(
@@ -234,7 +269,7 @@ class InputSettings:
             account=str(get("account") or "").strip(),
             index=str(get("index") or "").strip(),
             interval=parse_int(
-                get("interval"), "interval", DEFAULT_INTERVAL, min_interval, 86400, "seconds"
+                get("interval"), "interval", DEFAULT_INTERVAL, min_interval, MAX_INTERVAL, "seconds"
             ),
             start=parse_start(get("start"), now),
             event_types=event_types,
@@ -242,7 +277,7 @@ class InputSettings:
                 get("project_ids"),
                 "project_ids",
                 _PROJECT_ID_RE,
-                "a project id (letters, digits, _ . : -; e.g. proj_abc123)",
+                "a project id (up to 128 letters, digits, _ and -; e.g. proj_abc123)",
             ),
             tenant_scoped=tenant_scoped,
             lag_seconds=parse_int(get("lag_seconds"), "lag_seconds", DEFAULT_LAG, 0, MAX_LAG, "seconds"),
@@ -253,9 +288,9 @@ class InputSettings:
 
     @property
     def time_budget(self) -> float:
-        """Seconds the client may spend retrying one page: well inside the interval, so a run
-        facing a struggling API ends (checkpoint kept) before the next one is due."""
-        return float(max(5, min(0.8 * self.interval, 300)))
+        """Seconds the client may spend retrying one page (TIME_BUDGET_SHARE of the interval,
+        MIN_TIME_BUDGET to MAX_TIME_BUDGET): what the modular input and the command line use."""
+        return float(max(MIN_TIME_BUDGET, min(TIME_BUDGET_SHARE * self.interval, MAX_TIME_BUDGET)))
 
     def as_dict(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
