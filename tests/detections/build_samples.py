@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tools.openai_api_sim.generator import (  # noqa: E402
-    default_org, make_event, service_account_actor, session_actor, user_key_actor)
+    default_org, fingerprint, make_event, service_account_actor, session_actor, user_key_actor)
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "samples"
@@ -358,24 +358,46 @@ def sensitive_scope():
 def unseen_fingerprint():
     history = [ev("login.succeeded", -d * DAY, actor=sess(u, HQ_IP), no_payload=True)
                for d in (20, 10, 2) for u in (ALICE, BOB, CAROL)]
+    # dave's history is two days old: still in the learning period
+    history += [ev("login.succeeded", -d * DAY, actor=sess(DAVE, HQ_IP), no_payload=True) for d in (2, 1.5, 1)]
+    # frank: 20 days ago, but a single session
+    history += [ev("login.succeeded", -20 * DAY, actor=sess(FRANK, HQ_IP), no_payload=True)]
+    usual = fingerprint(CAROL["email"], 0)
+    no_ja4 = sess(BOB, HOME_IP, 9)
+    del no_ja4["session"]["ja4"]
     tp = [
-        # alice's account, a TLS client never seen for her, changing the allowlist
-        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HQ_IP, 7),
+        # alice's account, a TLS client never seen for her, from home, changing the allowlist
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HOME_IP, 7),
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
-        # erin has no history at all: her first sensitive change is reported too
-        ev("role.updated", -9 * MIN, actor=sess(ERIN, HQ_IP),
-           payload={"id": "role_ops000000000000000000001", "changes_requested": {
-               "permissions_added": ["api.files.read"]}}),
+        # a client without JA4: judged on its JA3
+        ev("rate_limit.deleted", -9 * MIN, actor=no_ja4,
+           payload={"id": "rl-o3-prodchat"}),
     ]
     fp = [
-        # her usual client
-        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HQ_IP),
+        # her usual client, from home
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HOME_IP),
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
+        # carol's usual browser with a shuffled JA3 (Chrome >= 110) and her JA4 upper-cased: same JA4
+        ev("role.updated", -9 * MIN, actor=session_actor(CAROL, HOME_IP, fp=dict(
+            usual, ja3="0" * 32, ja4=usual["ja4"].upper())),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
         # bob's new laptop logged in an hour ago (already indexed), then made a change
-        ev("login.succeeded", -60 * MIN, actor=sess(BOB, HQ_IP, 5), no_payload=True),
-        ev("rate_limit.deleted", -9 * MIN, actor=sess(BOB, HQ_IP, 5), payload={"id": "rl-o3-prodchat"}),
+        ev("login.succeeded", -60 * MIN, actor=sess(BOB, HOME_IP, 5), no_payload=True),
+        ev("rate_limit.deleted", -9 * MIN, actor=sess(BOB, HOME_IP, 5), payload={"id": "rl-o3-prodchat"}),
         # carol's new client, but only logging in (not a sensitive change)
-        ev("login.succeeded", -10 * MIN, actor=sess(CAROL, HQ_IP, 4), no_payload=True),
+        ev("login.succeeded", -10 * MIN, actor=sess(CAROL, HOME_IP, 4), no_payload=True),
+        # a new client on the corporate network (HQ range), and one behind the corporate VPN's ASN
+        ev("invite.sent", -10 * MIN, actor=sess(ALICE, HQ_IP, 6),
+           payload={"id": "invite-fp01", "data": {"email": "new.hire@example.com", "role": "member"}}),
+        ev("invite.sent", -10 * MIN, actor=sess(ALICE, NL_IP, 8),
+           payload={"id": "invite-fp02", "data": {"email": "new.hire2@example.com", "role": "member"}}),
+        # no history at all, too young a history, too few sessions: not judged yet
+        ev("role.updated", -9 * MIN, actor=sess(ERIN, HOME_IP),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
+        ev("role.updated", -9 * MIN, actor=sess(DAVE, HOME_IP, 3),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
+        ev("role.updated", -9 * MIN, actor=sess(FRANK, HOME_IP, 3),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
         # an API key has no TLS fingerprint
         ev("scim.disabled", -11 * MIN, actor=key(DAVE), payload={"id": ORG_ID}),
     ]
@@ -632,20 +654,28 @@ def success_after_failures():
 
 
 def new_country():
-    history = [succeeded(u, -d * DAY, HQ_IP) for d in (25, 12, 3) for u in (ALICE, BOB, CAROL)]
+    history = [succeeded(u, -d * DAY, HQ_IP) for d in (25, 12, 3) for u in (ALICE, BOB, CAROL, ERIN)]
     history += [succeeded(CAROL, -40 * DAY, DE_IP)]  # older than 30 days
+    # dave's history is two days old: still in the learning period
+    history += [succeeded(DAVE, -d * DAY, HQ_IP) for d in (2, 1.5, 1)]
     tp = [
         succeeded(ALICE, -10 * MIN, DE_IP, device=7),
         # carol was in Germany 40 days ago: that no longer counts
         succeeded(CAROL, -11 * MIN, DE_IP),
+        # erin at home: a new ASN in a known country, low severity
+        succeeded(ERIN, -12 * MIN, HOME_IP),
     ]
     fp = [
         succeeded(ALICE, -10 * MIN, HQ_IP),
         # a first login ever (no history): not reported
         succeeded(USERS[100], -11 * MIN, DE_IP),
+        # too young a history
+        succeeded(DAVE, -11 * MIN, DE_IP),
         # bob logged in from Germany an hour ago (already indexed): not new anymore
         succeeded(BOB, -70 * MIN, DE_IP),
         succeeded(BOB, -12 * MIN, DE_IP),
+        # the corporate VPN's exit (its ASN is in openai_corporate_asns)
+        succeeded(ERIN, -13 * MIN, NL_IP),
     ]
     return tp, fp, history
 
@@ -798,6 +828,7 @@ TEST_LOOKUPS = {
                                      ["*.example.com", "subdomains"]],
     "openai_network_admins.csv": [["user", "description"], [DAVE["email"], "network team"]],
     "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"], "terraform"]],
+    "openai_corporate_asns.csv": [["asn", "description"], ["202425", "VPN provider"]],
 }
 
 

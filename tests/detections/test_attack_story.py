@@ -7,6 +7,7 @@ intruders only.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,15 @@ def story(tmp_path_factory):
         events = _fetch(sim)
     lookups = tmp_path_factory.mktemp("lookups")
     write_scenario_lookups(spec, str(lookups))
-    app = App.load(str(ROOT / "package"), lookups_dir=str(lookups))
+    # the story's baselines hold 26 hours of history: the admin of such a young deployment shortens
+    # the first-seen learning period (7 days and 3 logins by default) in local/macros.conf
+    app_dir = tmp_path_factory.mktemp("app") / "TA-openai-audit"
+    shutil.copytree(ROOT / "package", app_dir)
+    (app_dir / "local").mkdir(exist_ok=True)
+    (app_dir / "local" / "macros.conf").write_text(
+        "[openai_first_seen_min_history_days]\ndefinition = 1\n\n"
+        "[openai_first_seen_min_history_logins]\ndefinition = 2\n", encoding="utf-8")
+    app = App.load(str(app_dir), lookups_dir=str(lookups))
     # the baselines learn from the history before the detections start
     app.index_events([e for e in events if e["effective_at"] < DETECT_FROM])
     for name in [n for n in app.saved_searches if app.is_baseline(n)]:

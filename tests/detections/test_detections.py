@@ -116,8 +116,8 @@ EXPECTED = {
          "scope_category": "data_upload"},
     ],
     "openai_sensitive_change_from_unseen_tls_fingerprint": [
-        {"user": A, "signature": "ip_allowlist.updated"},
-        {"user": E, "signature": "role.updated"},
+        {"user": A, "signature": "ip_allowlist.updated", "ja3": None},
+        {"user": B, "signature": "rate_limit.deleted", "ja4": None},
     ],
     "openai_multiple_tls_fingerprints_for_one_user": [
         {"user": A, "ja4_count": "3", "firstTime": str(NOW - 50 * 60)},
@@ -176,8 +176,9 @@ EXPECTED = {
         {"user": B, "failures": "5", "src": "103.251.167.9"},
     ],
     "openai_login_from_new_country_or_asn": [
-        {"user": A, "new_country": "DE", "new_asn": "60729"},
-        {"user": C, "new_country": "DE", "new_asn": "60729"},
+        {"user": A, "new_country": "DE", "new_asn": "60729", "severity": "medium"},
+        {"user": C, "new_country": "DE", "new_asn": "60729", "severity": "medium"},
+        {"user": E, "new_country": None, "new_asn": "7922", "severity": "low"},
     ],
     "openai_impossible_travel_between_logins": [
         {"user": A, "previous_country": "US", "src_country": "RU", "count": "1"},
@@ -371,12 +372,17 @@ def test_geography_baseline_merges_with_the_kv_store_and_ages_out(tmp_path):
     rows = run_baseline("OpenAI Baseline User Login Geography",
                         [succeeded(ALICE, -2 * 86400, HQ_IP), succeeded(BOB, -3600, DE_IP)], lookups, tmp_path)
     got = {(r["user"], r["attribute"], r["value"]): (r["firstTime"], r["lastTime"]) for r in rows}
+    # countries are stored lower-cased; one login=any row per user carries the history
     assert got == {
-        (A, "country", "US"): (str(NOW - 300 * 86400), str(NOW - 2 * 86400)),
+        (A, "country", "us"): (str(NOW - 300 * 86400), str(NOW - 2 * 86400)),
         (A, "asn", "64500"): (str(NOW - 2 * 86400), str(NOW - 2 * 86400)),
-        (B, "country", "DE"): (str(NOW - 3600), str(NOW - 3600)),
+        (A, "login", "any"): (str(NOW - 2 * 86400), str(NOW - 2 * 86400)),
+        (B, "country", "de"): (str(NOW - 3600), str(NOW - 3600)),
         (B, "asn", "60729"): (str(NOW - 3600), str(NOW - 3600)),
+        (B, "login", "any"): (str(NOW - 3600), str(NOW - 3600)),
     }
+    assert {(r["user"], r["value"]): r["logins"] for r in rows if r["attribute"] == "login"} == {(A, "any"): "1",
+                                                                                                (B, "any"): "1"}
 
 
 def test_fingerprint_baseline_learns_the_actor_not_the_account_changed(tmp_path):
@@ -386,7 +392,28 @@ def test_fingerprint_baseline_learns_the_actor_not_the_account_changed(tmp_path)
                   payload={"id": "invite-z", "data": {"email": "new.hire@example.com", "role": "member"}})]
     rows = run_baseline("OpenAI Baseline User TLS Fingerprints", history, LOOKUPS, tmp_path)
     assert {r["user"] for r in rows} == {A}
-    assert sorted(r["fingerprint_type"] for r in rows) == ["ja3", "ja4"]
+    assert sorted(r["fingerprint_type"] for r in rows) == ["ja3", "ja4", "session"]
+
+
+def test_fingerprint_baseline_stores_lower_case_and_counts_sessions(tmp_path):
+    """KV store lookups match case-sensitively (transforms.conf.spec): the baseline stores lower case,
+    folds old mixed-case rows into the lower-case ones, and counts the user's sessions."""
+    from build_samples import HQ_IP, ev, sess
+    lookups = tmp_path / "lookups"
+    shutil.copytree(LOOKUPS, lookups)
+    actor = sess(ALICE, HQ_IP)
+    ja4 = actor["session"]["ja4"]
+    actor["session"]["ja4"] = ja4.upper()
+    (lookups / "openai_user_tls_fingerprints.csv").write_text(
+        "user,fingerprint_type,fingerprint,sessions,firstTime,lastTime\n"
+        "%s,ja4,%s,,%d,%d\n%s,session,any,4,%d,%d\n" % (A.upper(), ja4, NOW - 9 * 86400, NOW - 9 * 86400,
+                                                        A, NOW - 9 * 86400, NOW - 9 * 86400), encoding="utf-8")
+    history = [ev("login.succeeded", -3600, actor=actor, no_payload=True)]
+    rows = run_baseline("OpenAI Baseline User TLS Fingerprints", history, lookups, tmp_path)
+    got = {(r["user"], r["fingerprint_type"], r["fingerprint"]): (r.get("sessions"), r["firstTime"]) for r in rows}
+    assert got[(A, "ja4", ja4)] == ("1", str(NOW - 9 * 86400))
+    assert got[(A, "session", "any")] == ("5", str(NOW - 9 * 86400))
+    assert all(k[0] == k[0].lower() and k[2] == k[2].lower() for k in got)
 
 
 def test_rate_limit_baseline_keeps_the_latest_value(tmp_path):
