@@ -315,11 +315,16 @@ def key_burst():
 
 
 def key_by_key_or_external():
+    # erin logs in from home (ASN 7922) regularly: the login geography baseline knows that network
+    history = [succeeded(ERIN, -d * DAY, HOME_IP) for d in (20, 9, 2)]
     tp = [
         ev("api_key.created", -10 * MIN, actor=key(ALICE), project=DEV_CHAT,
            payload={"id": "key_minted000000001", "data": {"scopes": ["api.model.request"]}}),
         ev("api_key.created", -11 * MIN, actor=sess(BOB, RU_IP, 3), project=DEV_CHAT,
            payload={"id": "key_external0000002", "data": {"scopes": ["api.model.request"]}}),
+        # from her home network: low severity (risk only)
+        ev("api_key.created", -12 * MIN, actor=sess(ERIN, HOME_IP), project=DEV_CHAT,
+           payload={"id": "key_home00000000005", "data": {"scopes": ["api.model.request"]}}),
     ]
     fp = [
         ev("api_key.created", -10 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
@@ -328,8 +333,11 @@ def key_by_key_or_external():
            payload={"id": "key_noactor00000004", "data": {"scopes": ["api.model.request"]}}),
         ev("api_key.updated", -12 * MIN, actor=key(ALICE), project=DEV_CHAT,
            payload={"id": "key_minted000000001", "changes_requested": {"scopes": ["api.model.read"]}}),
+        # the automation list's service account rotates keys with its own key
+        ev("api_key.created", -13 * MIN, actor=sa(AUTOMATION_SA), project=PROD_CHAT,
+           payload={"id": "key_rotated00000006", "data": {"scopes": ["api.model.request"]}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def sensitive_scope():
@@ -442,6 +450,9 @@ def rate_limit():
            payload={"id": rl_search, "changes_requested": {"max_tokens_per_1_minute": 1000000}}),
         ev("rate_limit.deleted", -12 * MIN, actor=sess(DAVE, HQ_IP), project=DEV_CHAT,
            payload={"id": "rl-o3-WaJg6U4Z"}),
+        # never seen before, and above the absolute threshold (10,000 requests a minute)
+        ev("rate_limit.updated", -13 * MIN, actor=sess(ERIN, HQ_IP), project=DEV_CHAT,
+           payload={"id": "rl-gpt-4.1-Unseen01", "changes_requested": {"max_requests_per_1_minute": 50000}}),
     ]
     fp = [
         ev("rate_limit.updated", -2 * HOUR, actor=sess(BOB, HQ_IP), project=PROD_CHAT,
@@ -450,7 +461,7 @@ def rate_limit():
            payload={"id": rl_chat, "changes_requested": {"max_requests_per_1_minute": 1000}}),
         ev("rate_limit.updated", -11 * MIN, actor=sess(BOB, HQ_IP), project=PROD_SEARCH,
            payload={"id": rl_search, "changes_requested": {"max_tokens_per_1_minute": 100000}}),
-        # a limit never seen before cannot be judged
+        # a limit never seen before, set below the absolute threshold (1,000,000 a day)
         ev("rate_limit.updated", -12 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
            payload={"id": "rl-o3-WaJg6U4Z", "changes_requested": {"max_requests_per_1_day": 100000}}),
     ]
@@ -682,20 +693,23 @@ def new_country():
 
 def impossible_travel():
     tp = [
-        succeeded(ALICE, -40 * MIN, HQ_IP),
+        succeeded(ALICE, -40 * MIN, HOME_IP),
         succeeded(ALICE, -15 * MIN, RU_IP, device=7),
-        # bob: Singapore at 10:00 indexed late (in this window), between two San Francisco logins
-        succeeded(BOB, -6 * HOUR, HQ_IP),
+        # bob: Singapore at 10:00 indexed late (in this window), between two logins from home (Oakland)
+        succeeded(BOB, -6 * HOUR, HOME_IP),
         succeeded(BOB, -5 * HOUR, SG_IP, indexed=-10 * MIN, device=3),
-        succeeded(BOB, -4 * HOUR, HQ_IP),
+        succeeded(BOB, -4 * HOUR, HOME_IP),
     ]
     fp = [
-        succeeded(CAROL, -7 * HOUR, HQ_IP),
-        succeeded(CAROL, -15 * MIN, NYC_IP),      # 4,100 km in 6.75 h: 600 km/h
+        succeeded(CAROL, -7 * HOUR, HOME_IP),
+        succeeded(CAROL, -15 * MIN, "192.0.2.200"),  # Brooklyn, 4,100 km in 6.75 h: 600 km/h
         succeeded(DAVE, -20 * MIN, HQ_IP),
         succeeded(DAVE, -15 * MIN, HOME_IP),      # 13 km
-        succeeded(ERIN, -3 * HOUR, HQ_IP),
+        succeeded(ERIN, -3 * HOUR, HOME_IP),
         succeeded(ERIN, -2 * HOUR, RU_IP),        # impossible, but judged by an earlier run
+        # frank at home in Oakland, then through the corporate VPN in New York 5 minutes later
+        succeeded(FRANK, -20 * MIN, HOME_IP),
+        succeeded(FRANK, -15 * MIN, NYC_IP),
     ]
     return tp, fp, None
 
@@ -829,6 +843,7 @@ TEST_LOOKUPS = {
     "openai_network_admins.csv": [["user", "description"], [DAVE["email"], "network team"]],
     "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"], "terraform"]],
     "openai_corporate_asns.csv": [["asn", "description"], ["202425", "VPN provider"]],
+    "openai_vpn_egress_cidrs.csv": [["cidr", "description"], ["198.51.100.0/24", "NYC VPN concentrator"]],
 }
 
 

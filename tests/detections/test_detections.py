@@ -104,8 +104,11 @@ EXPECTED = {
         {"user": B, "keys_created": "5", "firstTime": str(NOW - 5 * 3600)},
     ],
     "openai_api_key_created_by_api_key_or_external_source": [
-        {"user": A, "reason": "created_by_api_key", "api_key_id": "key_minted000000001", "src": None},
-        {"user": B, "reason": "non_corporate_source", "api_key_id": "key_external0000002", "src": "45.155.205.10"},
+        {"user": A, "reason": "created_by_api_key", "api_key_id": "key_minted000000001", "src": None,
+         "severity": "medium"},
+        {"user": B, "reason": "non_corporate_source", "api_key_id": "key_external0000002", "src": "45.155.205.10",
+         "severity": "medium"},
+        {"user": E, "reason": "non_corporate_source", "api_key_id": "key_home00000000005", "severity": "low"},
     ],
     "openai_api_key_granted_sensitive_scope": [
         {"user": A, "api_key_id": "key_scope0000000001", "sensitive_scopes": "api.files.write",
@@ -126,6 +129,8 @@ EXPECTED = {
         {"user": A, "rate_limit_id": "rl-gpt-4.1-Ku2HXqDs", "change": "max_requests_per_1_minute 500 -> 5000"},
         {"user": C, "rate_limit_id": "rl-o3-bktGrfFb", "change": "max_tokens_per_1_minute 200000 -> 1000000"},
         {"user": D, "rate_limit_id": "rl-o3-WaJg6U4Z", "change": "rate limit deleted"},
+        {"user": E, "rate_limit_id": "rl-gpt-4.1-Unseen01",
+         "change": "max_requests_per_1_minute set to 50000 (no known previous value; above 10000)"},
     ],
     "openai_production_project_archived_or_deleted": [
         {"user": A, "removed_project_id": PROD_CHAT["id"], "production_project": "prod-chat",
@@ -295,6 +300,43 @@ def test_lookup_rows_starting_with_hash_are_inert(tmp_path):
         "cidr,description\n# 185.220.101.0/24,commented\n203.0.113.0/24,hq\n", encoding="utf-8")
     rows = detect("openai_sensitive_change_from_outside_corporate_network", "tp", lookups=lookups)
     assert any(r["user"] == A and r["reason"] == "non_corporate_source" for r in rows)
+
+
+def test_shipped_sensitive_scopes_work_out_of_the_box(tmp_path):
+    """The shipped openai_sensitive_scopes.csv is a real default list (README and docs say so)."""
+    empty = tmp_path / "lookups"
+    empty.mkdir()
+    rows = detect("openai_api_key_granted_sensitive_scope", "tp", lookups=empty)
+    assert {(r["api_key_id"], r["sensitive_scopes"]) for r in rows} == {
+        ("key_scope0000000001", "api.files.write"), ("key_scope0000000002", "api.fine_tuning.jobs.write"),
+        ("key_scope0000000003", "api.files.write")}
+    assert detect("openai_api_key_granted_sensitive_scope", "fp", lookups=empty) == []
+
+
+@pytest.mark.parametrize("utc, offset, off_hours", [
+    ("2026-11-25 15:00", "0", "0"),     # Wednesday 15:00
+    ("2026-11-25 06:59", "0", "1"),
+    ("2026-11-25 19:00", "0", "1"),
+    ("2026-11-28 12:00", "0", "1"),     # Saturday
+    ("2026-11-25 15:00", "-9", "1"),    # 06:00 in Anchorage
+    ("2026-11-25 23:00", "-5", "0"),    # 18:00 in New York
+    ("2026-11-30 04:30", "5.5", "0"),   # Monday 10:00 in India
+    ("2026-11-29 23:30", "5.5", "1"),   # Monday 05:00 in India
+    ("2026-11-27 23:30", "5.5", "1"),   # Saturday 05:00 in India
+])
+def test_off_hours_follow_the_organization_time_zone(tmp_path, utc, offset, off_hours):
+    """openai_audit_is_off_hours judges the organization's local time (macro openai_org_utc_offset_hours),
+    from the epoch value, whatever the time zone of the user running the search."""
+    import calendar
+    import time
+    app_dir = tmp_path / "TA-openai-audit"
+    shutil.copytree(APP, app_dir)
+    (app_dir / "local").mkdir(exist_ok=True)
+    (app_dir / "local" / "macros.conf").write_text(
+        "[openai_org_utc_offset_hours]\ndefinition = %s\n" % offset, encoding="utf-8")
+    t = calendar.timegm(time.strptime(utc, "%Y-%m-%d %H:%M"))
+    rows = App.load(str(app_dir)).search("| makeresults | eval off=`openai_audit_is_off_hours(%d)`" % t, now=t)
+    assert rows[0]["off"] == off_hours
 
 
 # ----------------------------------------------------------------------------- continuous operation
