@@ -734,6 +734,28 @@ def outside_network():
     return tp, fp, None
 
 
+def departed_employee():
+    leaver, expired, future, active = USERS[50], USERS[51], USERS[52], USERS[53]
+    tp = [
+        # status terminated: a login from home
+        succeeded(leaver, -10 * MIN, HOME_IP),
+        # still "active" in the list, but the end date has passed: their user API key creates a key
+        ev("api_key.created", -11 * MIN, actor=key(expired), project=DEV_CHAT,
+           payload={"id": "key_leftover0000001", "data": {"scopes": ["api.model.request"]}}),
+    ]
+    fp = [
+        # the terminated user fails to log in (no access gained) and logs out
+        failed(leaver, -12 * MIN, HOME_IP),
+        ev("logout.succeeded", -11 * MIN, actor=sess(leaver, HOME_IP), no_payload=True),
+        # leaving tomorrow: still employed today
+        succeeded(future, -10 * MIN, HQ_IP),
+        # active, no end date; and someone the identity list does not know
+        succeeded(active, -10 * MIN, HQ_IP),
+        succeeded(USERS[54], -10 * MIN, HQ_IP),
+    ]
+    return tp, fp, None
+
+
 def collection_gap():
     def indexed(at, user, source):
         e = ev("login.succeeded", at, actor=sess(user, HQ_IP), no_payload=True)
@@ -821,6 +843,7 @@ SCENARIOS = {
     "openai_sensitive_change_from_outside_corporate_network": outside_network,
     "openai_audit_log_collection_gap": collection_gap,
     "openai_risk_threshold_exceeded_for_user": risk_threshold,
+    "openai_activity_by_departed_or_inactive_employee": departed_employee,
 }
 
 TEST_LOOKUPS = {
@@ -843,6 +866,12 @@ TEST_LOOKUPS = {
     "openai_network_admins.csv": [["user", "description"], [DAVE["email"], "network team"]],
     "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"], "terraform"]],
     "openai_corporate_asns.csv": [["asn", "description"], ["202425", "VPN provider"]],
+    "openai_identities.csv": [["email", "team", "employment_status", "end_date", "manager"],
+                              [USERS[50]["email"], "sales", "Terminated", "2026-11-20", ALICE["email"]],
+                              [USERS[51]["email"], "research", "active", "2026-11-24", BOB["email"]],
+                              [USERS[52]["email"], "research", "active", "2026-11-26", BOB["email"]],
+                              [USERS[53]["email"], "platform", "active", "", BOB["email"]],
+                              [DAVE["email"], "platform", "active", "", BOB["email"]]],
     "openai_vpn_egress_cidrs.csv": [["cidr", "description"], ["198.51.100.0/24", "NYC VPN concentrator"]],
 }
 

@@ -23,7 +23,7 @@ APP = ROOT / "package"
 sys.path.insert(0, str(HERE))
 
 from build_samples import (  # noqa: E402
-    ALICE, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH)
+    ALICE, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH, USERS)
 from tools.spl import App  # noqa: E402
 
 A, B, C, D, E = (u["email"] for u in (ALICE, BOB, CAROL, DAVE, ERIN))
@@ -198,6 +198,11 @@ EXPECTED = {
     "openai_risk_threshold_exceeded_for_user": [
         {"user": A, "risk_score": "164", "risk_score_before": "92", "detection_count": "3"},
         {"user": B, "risk_score": "60", "detection_count": "3", "detection_count_before": "2"},
+    ],
+    "openai_activity_by_departed_or_inactive_employee": [
+        {"user": USERS[50]["email"], "reason": "employment_status_terminated", "end_date": "2026-11-20",
+         "signature": "login.succeeded", "manager": A},
+        {"user": USERS[51]["email"], "reason": "end_date_passed", "signature": "api_key.created", "actor_type": "api_key"},
     ],
     "openai_audit_log_collection_gap": [
         {"source": "openai_audit:acme", "gap_hours": "6.5", "gap_state": "open", "firstTime": str(NOW - 6 * 3600 - 1800)},
