@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,10 @@ NL_IP = "89.248.165.3"
 _rng = random.Random(20261125)
 
 
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
+
+
 def ev(event_type, at, *, actor, payload=None, project=None, indexed=None, no_payload=False):
     """One audit log object at NOW+at seconds (at is negative), indexed at NOW+indexed if given."""
     kwargs = {"rng": _rng, "effective_at": NOW + at, "actor": actor, "project": project}
@@ -91,12 +96,19 @@ def scim():
         ev("scim.disabled", -8 * MIN, actor=sess(ALICE, DE_IP, 7), payload={"id": ORG_ID}),
         # null actor, and indexed three hours late: still seen once, in this run
         ev("scim.disabled", -3 * HOUR, actor=None, payload={"id": ORG_ID}, indexed=-7 * MIN),
+        # collected three days late after an outage: a disable, and the re-enable 20 minutes later
+        ev("scim.disabled", -3 * DAY, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-8 * MIN),
+        ev("scim.enabled", -3 * DAY + 20 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-8 * MIN),
     ]
     fp = [
-        ev("scim.enabled", -8 * MIN, actor=sess(BOB, HQ_IP), payload={"id": ORG_ID}),
+        # an enable with no disable of its organization in the 24 hours before it
+        ev("scim.enabled", -8 * MIN, actor=sess(BOB, HQ_IP), payload={"id": "org-" + "Beta0000000000000000000"}),
         # indexed in the previous run's window, and one that belongs to the next run
-        ev("scim.disabled", -12 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}),
-        ev("scim.disabled", -4 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}),
+        ev("scim.disabled", -13 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-12 * MIN),
+        ev("scim.disabled", -6 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-4 * MIN),
+        # an enable 30 hours after the last disable is not a toggle
+        ev("scim.disabled", -2 * DAY, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID}, indexed=-2 * DAY),
+        ev("scim.enabled", -18 * HOUR, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID}, indexed=-7 * MIN),
     ]
     return tp, fp, None
 
@@ -277,8 +289,16 @@ def byok():
         ev("external_key.removed", -7 * MIN, actor=sess(ALICE, DE_IP, 7), payload={"id": "ekey_prod0000000000000000001"}),
         ev("external_storage.registered", -8 * MIN, actor=None,
            payload={"id": "estore_0000000000000000000002", "data": {"geography": "us", "provider": "s3"}}),
+        # a custodian registers a key that is not on the expected list
+        ev("external_key.registered", -6 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ekey_rogue0000000000000000006", "data": {"provider": "aws_kms"}}),
+        # bob removes an expected key inside an approved change window: kept, with its ticket, informational
+        ev("external_key.removed", -9 * MIN, actor=sess(BOB, HQ_IP), payload={"id": "ekey_prod0000000000000000005"}),
+        # dave's approved window for external storage ended two days ago: full severity
+        ev("external_storage.removed", -9 * MIN, actor=sess(DAVE, HQ_IP), payload={"id": "estore_0000000000000000000007"}),
     ]
     fp = [
+        # an expected key registered, and an unlisted old key removed, by the custodian
         ev("external_key.registered", -7 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"id": "ekey_new00000000000000000003", "data": {"provider": "aws_kms"}}),
         ev("external_key.removed", -8 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": "ekey_old00000000000000000004"}),
@@ -872,6 +892,15 @@ TEST_LOOKUPS = {
                               [USERS[52]["email"], "research", "active", "2026-11-26", BOB["email"]],
                               [USERS[53]["email"], "platform", "active", "", BOB["email"]],
                               [DAVE["email"], "platform", "active", "", BOB["email"]]],
+    "openai_byok_expected_keys.csv": [["key_id", "description"],
+                                      ["ekey_prod0000000000000000001", "production KMS key"],
+                                      ["ekey_prod0000000000000000005", "EU KMS key"],
+                                      ["ekey_new00000000000000000003", "2027 rotation"]],
+    "openai_approved_changes.csv": [["actor", "event_type", "object_id", "start", "end", "ticket_id", "description"],
+                                    [BOB["email"], "external_key.*", "ekey_prod0000000000000000005",
+                                     _iso(NOW - HOUR), _iso(NOW), "CHG0001", "retire the EU key"],
+                                    [DAVE["email"], "external_storage.*", "*", str(NOW - 3 * DAY), str(NOW - 2 * DAY),
+                                     "CHG0002", "storage migration"]],
     "openai_vpn_egress_cidrs.csv": [["cidr", "description"], ["198.51.100.0/24", "NYC VPN concentrator"]],
 }
 

@@ -34,10 +34,14 @@ DETECTIONS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "det
 # The rows each true-positive sample set must produce, on the fields named here (one dict per row).
 EXPECTED = {
     "openai_scim_provisioning_disabled": [
-        {"user": A, "signature": "scim.disabled", "scim_enabled_24h": "1", "scim_disabled_24h": "2",
+        # bob re-enabled SCIM two hours earlier: a toggle
+        {"user": A, "signature": "scim.disabled", "scim_enables_in_window": "1", "scim_disables_in_window": "2",
          "severity": "critical", "src": "185.220.101.7"},
-        {"user": "unknown", "signature": "scim.disabled", "scim_enabled_24h": "1", "scim_disabled_24h": "2",
-         "severity": "critical", "src": None},
+        {"user": "unknown", "signature": "scim.disabled", "scim_enables_in_window": "0", "scim_disables_in_window": "1",
+         "severity": "high", "src": None},
+        # three days late: a disable and its re-enable 20 minutes later
+        {"user": C, "signature": ["scim.disabled", "scim.enabled"], "scim_enables_in_window": "1",
+         "scim_disables_in_window": "1", "severity": "critical"},
     ],
     "openai_ip_allowlist_disabled_or_deleted": [
         {"user": A, "signature": "ip_allowlist.config.deactivated", "allowlist_name": "office-egress"},
@@ -94,8 +98,14 @@ EXPECTED = {
          "severity": "low"},
     ],
     "openai_byok_key_changed_by_unauthorized_actor": [
-        {"user": A, "signature": "external_key.removed", "key_id": "ekey_prod0000000000000000001", "severity": "critical"},
-        {"user": "unknown", "signature": "external_storage.registered", "provider": "s3", "severity": "high"},
+        {"user": A, "signature": "external_key.removed", "key_id": "ekey_prod0000000000000000001", "severity": "critical",
+         "reason": ["expected_key_removed", "unauthorized_actor"], "change_ticket": None},
+        {"user": "unknown", "signature": "external_storage.registered", "provider": "s3", "severity": "high",
+         "reason": "unauthorized_actor"},
+        {"user": C, "signature": "external_key.registered", "key_id": "ekey_rogue0000000000000000006", "severity": "high",
+         "reason": "unexpected_key"},
+        {"user": B, "key_id": "ekey_prod0000000000000000005", "change_ticket": "CHG0001", "severity": "informational"},
+        {"user": D, "signature": "external_storage.removed", "change_ticket": None, "severity": "critical"},
     ],
     "openai_burst_of_api_key_creation": [
         {"user": A, "keys_created": "5", "firstTime": str(NOW - 55 * 60),
