@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Tuple
 from . import timeutil
 from .errors import SplError
 from .evalexpr import Expr, compile_regex, parse_assignments
+from .jsonfuncs import json_extract
 from .knowledge import json_fields
 from .lexer import split_top, unquote, words
 from .lookups import apply_lookup, parse_lookup_spec, tokens_with_commas
@@ -463,8 +464,7 @@ def cmd_spath(job, args: str, rows: Rows) -> Rows:
             x = fields.get(path)
             if x is None:
                 # objects and arrays at the path come back as JSON text
-                from .evalexpr import _f_json_extract
-                x = _f_json_extract(fmt(v), path)
+                x = json_extract(fmt(v), path)
             if x is not None:
                 r[out_name] = x
     return rows

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import math
 import re
 from typing import Any, Callable, List, Optional
@@ -16,6 +15,7 @@ from urllib.parse import unquote as _urlunquote
 
 from . import timeutil
 from .errors import SplError
+from .jsonfuncs import JSON_FUNCTIONS
 from .values import fmt, normalize, to_num, values_of
 
 Func = Callable[[dict], Any]
@@ -233,37 +233,6 @@ def _mv_elementwise(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return normalize([r for r in (fn(x) for x in v) if r is not None])
         return fn(v)
     return wrapped
-
-
-def _json_path_get(obj: Any, path: str) -> Any:
-    cur = obj
-    for part in re.findall(r"[^.{}]+|\{\d*\}", path):
-        if part.startswith("{"):
-            if not isinstance(cur, list):
-                return None
-            if part == "{}":
-                return cur
-            idx = int(part[1:-1])
-            if idx >= len(cur):
-                return None
-            cur = cur[idx]
-        else:
-            if not isinstance(cur, dict) or part not in cur:
-                return None
-            cur = cur[part]
-    return cur
-
-
-def _json_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    return v
 
 
 # ---------------------------------------------------------------- functions
@@ -520,21 +489,6 @@ def _f_trim(chars_default):
     return impl
 
 
-def _f_json_extract(j, *paths):
-    if j is None:
-        return None
-    try:
-        obj = json.loads(fmt(j if type(j) is not list else j[0]))
-    except ValueError:
-        return None
-    if not paths:
-        return _json_value(obj)
-    vals = [_json_value(_json_path_get(obj, fmt(p))) for p in paths if p is not None]
-    if len(paths) == 1:
-        return vals[0]
-    return normalize([v for v in vals if v is not None])
-
-
 def _f_typeof(v):
     if v is None:
         return "Invalid"
@@ -610,7 +564,6 @@ _SIMPLE = {
     "mvdedup": (1, 1, _f_mvdedup),
     "mvsort": (1, 1, _f_mvsort),
     "mvzip": (2, 3, _f_mvzip),
-    "json_extract": (1, None, _f_json_extract),
     "typeof": (1, 1, _f_typeof),
     "cidrmatch": (2, 2, _f_cidrmatch),
     "match": (2, 2, _f_match),
@@ -628,6 +581,7 @@ _SIMPLE = {
     "true": (0, 0, lambda: True),
     "false": (0, 0, lambda: False),
 }
+_SIMPLE.update(JSON_FUNCTIONS)
 
 SUPPORTED_FUNCTIONS = sorted(set(_SIMPLE) | {
     "if", "case", "coalesce", "in", "mvfilter", "mvmap", "now", "time", "relative_time",
