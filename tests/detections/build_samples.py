@@ -114,6 +114,9 @@ def scim():
 
 
 def allowlist_disabled():
+    history = [ev("ip_allowlist.created", -5 * DAY, actor=sess(BOB, HQ_IP),
+                   payload={"id": "ipal_office0000000000000001", "name": "office-egress",
+                            "allowed_ips": ["203.0.113.0/24", "198.51.100.0/24"]})]
     tp = [
         ev("ip_allowlist.config.deactivated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"configs": [{"id": "ipal_office0000000000000001", "name": "office-egress"}]}),
@@ -129,10 +132,20 @@ def allowlist_disabled():
         ev("ip_allowlist.config.deactivated", -12 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"configs": [{"id": "ipal_office0000000000000001", "name": "office-egress"}]}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def allowlist_broadened():
+    padding = ["203.0.113.%d/32" % (i % 256) if i < 256 else "198.51.100.%d/32" % (i % 256) for i in range(400)]
+    history = [
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006", "name": "office", "allowed_ips": ["203.0.113.0/24"]}),
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_G00000000000000000000007", "name": "vendor",
+                    "allowed_ips": ["45.155.205.0/24", "203.0.113.0/24"]}),
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_P00000000000000000000008", "name": "hosts", "allowed_ips": padding}),
+    ]
     tp = [
         ev("ip_allowlist.updated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": "ipal_A00000000000000000000001", "allowed_ips": ["203.0.113.0/24", "0.0.0.0/0"]}),
@@ -141,20 +154,38 @@ def allowlist_broadened():
         ev("ip_allowlist.updated", -9 * MIN, actor=key(CAROL),
            payload={"id": "ipal_C00000000000000000000003",
                     "allowed_ips": ["10.0.0.0/8", "192.0.2.0/24", "203.0.113.0/24"]}),
+        # two halves make the whole IPv4 space
+        ev("ip_allowlist.updated", -9 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006",
+                    "allowed_ips": ["203.0.113.0/24", "0.0.0.0/1", "128.0.0.0/1"]}),
+        # one range added after 400 known addresses: past the 5,000-byte automatic extraction limit
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "ipal_P00000000000000000000008", "allowed_ips": padding + ["89.248.165.0/24"]}),
+        # frank's change is approved (ticket CHG0003): kept, informational
+        ev("ip_allowlist.updated", -7 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": "ipal_H00000000000000000000009", "allowed_ips": ["89.248.165.0/24"]}),
     ]
     fp = [
-        # inside the corporate ranges: a narrower subnet, a single address, an IPv6 /48 in the /32
+        # inside the corporate ranges: a narrower subnet, a single address, an IPv6 /48 in the /32,
+        # and the corporate /16 and IPv6 /32 themselves (containment is checked before prefix length)
         ev("ip_allowlist.updated", -7 * MIN, actor=sess(BOB, HQ_IP),
            payload={"id": "ipal_D00000000000000000000004",
-                    "allowed_ips": ["203.0.113.0/24", "198.51.100.128/25", "203.0.113.7"]}),
+                    "allowed_ips": ["203.0.113.0/24", "198.51.100.128/25", "203.0.113.7", "172.16.0.0/16"]}),
         ev("ip_allowlist.created", -8 * MIN, actor=sess(BOB, HQ_IP),
            payload={"id": "ipal_E00000000000000000000005", "name": "v6-office",
-                    "allowed_ips": ["2001:db8:5::/48"]}),
+                    "allowed_ips": ["2001:db8:5::/48", "2001:DB8::/32"]}),
         # any-address, but in the previous run's window
         ev("ip_allowlist.updated", -11 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": "ipal_A00000000000000000000001", "allowed_ips": ["0.0.0.0/0"]}),
+        # the vendor range was already on this list: only a corporate range is added
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ipal_G00000000000000000000007",
+                    "allowed_ips": ["45.155.205.0/24", "203.0.113.0/24", "198.51.100.0/25"]}),
+        # a partner range from openai_approved_allowlist_ranges
+        ev("ip_allowlist.updated", -9 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006", "allowed_ips": ["203.0.113.0/24", "198.18.4.0/24"]}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def role_permissions():
@@ -754,6 +785,54 @@ def outside_network():
     return tp, fp, None
 
 
+def owner_granted():
+    target, newbie = USERS[60], USERS[61]
+    # what the role assignment baseline knows: the target is a member of dev-chat and was assigned a
+    # role on prod-chat that was later removed
+    history = [
+        ev("user.added", -10 * DAY, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": target["id"], "data": {"role": "member"}}),
+        ev("role.assignment.created", -9 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ra_old0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": PROD_CHAT["id"], "resource_type": "api.project"}),
+        ev("role.assignment.deleted", -8 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ra_old0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": PROD_CHAT["id"], "resource_type": "api.project"}),
+    ]
+    tp = [
+        ev("role.assignment.created", -10 * MIN, actor=sess(ALICE, DE_IP, 7),
+           payload={"id": "ra_org0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": ORG_ID, "resource_type": "api.organization"}),
+        ev("user.updated", -11 * MIN, actor=sess(BOB, HQ_IP),
+           payload={"id": newbie["id"], "changes_requested": {"role": "owner"}}),
+        ev("user.added", -12 * MIN, actor=sess(CAROL, HQ_IP), project=PROD_CHAT,
+           payload={"id": target["id"], "data": {"role": "owner"}}),
+        ev("invite.sent", -12 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "invite-own01", "data": {"email": "new.owner@example.com", "role": "owner"}}),
+        ev("role.created", -13 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "role_keys000000000000000001", "role_name": "key-admin", "resource_type": "api.organization",
+                    "resource_id": ORG_ID, "permissions": ["api.organization.projects.api_keys.write", "api.files.read"]}),
+        ev("role.created", -14 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": "role_tune000000000000000001", "role_name": "tuner", "resource_type": "api.project",
+                    "resource_id": DEV_CHAT["id"], "permissions": ["api.fine_tuning.jobs.write"]}),
+    ]
+    fp = [
+        ev("role.assignment.created", -10 * MIN, actor=sess(ALICE, HQ_IP),
+           payload={"id": "ra_proj000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": DEV_CHAT["id"], "resource_type": "api.project"}),
+        ev("user.added", -11 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": newbie["id"], "data": {"role": "member"}}),
+        ev("user.updated", -11 * MIN, actor=sess(BOB, HQ_IP),
+           payload={"id": newbie["id"], "changes_requested": {"role": "member"}}),
+        ev("invite.sent", -12 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "invite-mem01", "data": {"email": "new.member@example.com", "role": "member"}}),
+        ev("role.created", -13 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "role_read000000000000000001", "role_name": "reader", "resource_type": "api.project",
+                    "resource_id": DEV_CHAT["id"], "permissions": ["api.files.read", "api.model.read"]}),
+    ]
+    return tp, fp, history
+
+
 def departed_employee():
     leaver, expired, future, active = USERS[50], USERS[51], USERS[52], USERS[53]
     tp = [
@@ -864,13 +943,15 @@ SCENARIOS = {
     "openai_audit_log_collection_gap": collection_gap,
     "openai_risk_threshold_exceeded_for_user": risk_threshold,
     "openai_activity_by_departed_or_inactive_employee": departed_employee,
+    "openai_organization_owner_granted": owner_granted,
 }
 
 TEST_LOOKUPS = {
     "openai_corporate_cidrs.csv": [["cidr", "description"],
                                    ["# 192.0.2.0/24", "commented rows never match"],
                                    ["203.0.113.0/24", "HQ egress"], ["198.51.100.0/24", "NYC egress"],
-                                   ["2001:db8::/32", "IPv6 egress"]],
+                                   ["2001:db8::/32", "IPv6 egress"], ["172.16.0.0/16", "data centre"]],
+    "openai_approved_allowlist_ranges.csv": [["cidr", "description"], ["198.18.0.0/15", "benchmark partner"]],
     "openai_production_projects.csv": [["project_id", "project_name", "owner", "description"],
                                        [PROD_CHAT["id"], PROD_CHAT["name"], ALICE["email"], "chat service"],
                                        [PROD_SEARCH["id"], PROD_SEARCH["name"], BOB["email"], "search service"],
@@ -900,7 +981,9 @@ TEST_LOOKUPS = {
                                     [BOB["email"], "external_key.*", "ekey_prod0000000000000000005",
                                      _iso(NOW - HOUR), _iso(NOW), "CHG0001", "retire the EU key"],
                                     [DAVE["email"], "external_storage.*", "*", str(NOW - 3 * DAY), str(NOW - 2 * DAY),
-                                     "CHG0002", "storage migration"]],
+                                     "CHG0002", "storage migration"],
+                                    [FRANK["email"], "ip_allowlist.updated", "ipal_H*", _iso(NOW - HOUR), _iso(NOW + HOUR),
+                                     "CHG0003", "vendor onboarding"]],
     "openai_vpn_egress_cidrs.csv": [["cidr", "description"], ["198.51.100.0/24", "NYC VPN concentrator"]],
 }
 

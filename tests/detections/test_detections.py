@@ -23,7 +23,7 @@ APP = ROOT / "package"
 sys.path.insert(0, str(HERE))
 
 from build_samples import (  # noqa: E402
-    ALICE, BOB, CAROL, DAVE, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH, USERS)
+    ALICE, BOB, CAROL, DAVE, DEV_CHAT, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH, USERS)
 from tools.spl import App  # noqa: E402
 
 A, B, C, D, E = (u["email"] for u in (ALICE, BOB, CAROL, DAVE, ERIN))
@@ -44,8 +44,9 @@ EXPECTED = {
          "scim_disables_in_window": "1", "severity": "critical"},
     ],
     "openai_ip_allowlist_disabled_or_deleted": [
-        {"user": A, "signature": "ip_allowlist.config.deactivated", "allowlist_name": "office-egress"},
-        {"user": SVC, "signature": "ip_allowlist.deleted", "allowlist_name": "vpn-egress"},
+        {"user": A, "signature": "ip_allowlist.config.deactivated", "allowlist_name": "office-egress",
+         "allowed_ips": ["198.51.100.0/24", "203.0.113.0/24"]},
+        {"user": SVC, "signature": "ip_allowlist.deleted", "allowlist_name": "vpn-egress", "allowed_ips": "198.51.100.0/24"},
     ],
     "openai_ip_allowlist_broadened": [
         {"user": A, "allowlist_id": "ipal_A00000000000000000000001", "broad_ranges": "0.0.0.0/0",
@@ -54,6 +55,12 @@ EXPECTED = {
          "reason": "any_address", "severity": "critical"},
         {"user": C, "allowlist_id": "ipal_C00000000000000000000003", "broad_ranges": ["10.0.0.0/8", "192.0.2.0/24"],
          "reason": ["ipv4_prefix_too_short", "outside_corporate_ranges"], "severity": "high"},
+        {"user": D, "allowlist_id": "ipal_F00000000000000000000006", "broad_ranges": ["0.0.0.0/1", "128.0.0.0/1"],
+         "reason": "half_address_space", "severity": "critical", "previous_allowed_ips": "203.0.113.0/24"},
+        {"user": E, "allowlist_id": "ipal_P00000000000000000000008", "broad_ranges": "89.248.165.0/24",
+         "reason": "outside_corporate_ranges", "severity": "high"},
+        {"user": "frank.smith@example.com", "allowlist_id": "ipal_H00000000000000000000009", "change_ticket": "CHG0003",
+         "severity": "informational"},
     ],
     "openai_role_granted_additional_permissions": [
         {"user": A, "role_id": "role_ops000000000000000000001",
@@ -214,6 +221,18 @@ EXPECTED = {
          "signature": "login.succeeded", "manager": A},
         {"user": USERS[51]["email"], "reason": "end_date_passed", "signature": "api_key.created", "actor_type": "api_key"},
     ],
+    "openai_organization_owner_granted": [
+        {"user": A, "reason": "organization_role_assigned", "principal": USERS[60]["id"], "severity": "critical",
+         "principal_roles": "api.project:%s membership=member" % DEV_CHAT["id"].lower()},
+        {"user": B, "reason": "organization_owner_granted", "principal": USERS[61]["id"], "severity": "critical",
+         "signature": "user.updated"},
+        {"user": C, "reason": "project_owner_granted", "production_project": "prod-chat", "severity": "critical"},
+        {"user": D, "reason": "organization_owner_granted", "principal": "new.owner@example.com", "severity": "critical"},
+        {"user": E, "reason": "sensitive_role_created", "permission_category": "api_keys", "severity": "high",
+         "sensitive_permissions": "api.organization.projects.api_keys.write"},
+        {"user": "frank.smith@example.com", "reason": "sensitive_role_created", "permission_category": "fine_tuning",
+         "severity": "medium"},
+    ],
     "openai_audit_log_collection_gap": [
         {"source": "openai_audit:acme", "gap_hours": "6.5", "gap_state": "open", "firstTime": str(NOW - 6 * 3600 - 1800)},
         {"source": "openai_audit:delta", "gap_hours": "6.3", "gap_state": "closed", "gap_end": str(NOW - 1800)},
@@ -299,9 +318,13 @@ def test_shipped_example_lookups_match_nothing(tmp_path):
     # no production projects: the production-only detections stay silent on their true positives
     assert detect("openai_production_project_archived_or_deleted", "tp", lookups=empty) == []
     assert detect("openai_role_assigned_on_production_project", "tp", lookups=empty) == []
-    # no corporate ranges: even the office range is outside them
+    # no corporate or approved ranges: even the office ranges are outside them; the vendor range that
+    # ipal_G already held is still not judged again (only what an update adds is)
     rows = detect("openai_ip_allowlist_broadened", "fp", lookups=empty)
-    assert {r["allowlist_id"] for r in rows} == {"ipal_D00000000000000000000004", "ipal_E00000000000000000000005"}
+    assert {r["allowlist_id"] for r in rows} == {"ipal_D00000000000000000000004", "ipal_E00000000000000000000005",
+                                                 "ipal_F00000000000000000000006", "ipal_G00000000000000000000007"}
+    assert next(r for r in rows if r["allowlist_id"] == "ipal_G00000000000000000000007")["broad_ranges"] == \
+        "198.51.100.0/25"
     # no network admins: the network team's own change is reported
     rows = detect("openai_tunnel_changed_by_non_network_admin", "fp", lookups=empty)
     assert [r["user"] for r in rows] == [D]
