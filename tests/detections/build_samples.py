@@ -256,6 +256,12 @@ def api_call_logging():
                "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"]]}}),
         ev("organization.updated", -9 * MIN, actor=key(DAVE),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "enabled_per_call"}}),
+        # only the project list changes: prod-search is dropped from the list set three hours ago
+        ev("organization.updated", -3 * HOUR, actor=sess(ALICE, HQ_IP),
+           payload={"id": ORG_ID, "changes_requested": {
+               "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"]]}}),
+        ev("organization.updated", -6 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"], DEV_CHAT["id"]]}}),
     ]
     fp = [
         ev("organization.updated", -7 * MIN, actor=sess(ALICE, HQ_IP),
@@ -264,6 +270,11 @@ def api_call_logging():
            payload={"id": ORG_ID, "changes_requested": {"title": "Acme Corp"}}),
         ev("organization.updated", -13 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "disabled"}}),
+        # a project list that only grows
+        ev("organization.updated", -3 * HOUR, actor=sess(DAVE, HQ_IP),
+           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"]]}}),
+        ev("organization.updated", -6 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"], DEV_CHAT["id"]]}}),
     ]
     return tp, fp, None
 

@@ -67,9 +67,9 @@ EXPECTED = {
          "permissions_added": ["api.files.read", "api.organization.projects.api_keys.write"],
          "sensitive_category": "api_keys", "severity": "high"},
         {"user": B, "role_id": "role_ml0000000000000000000002", "permissions_added": "api.fine_tuning.jobs.write",
-         "sensitive_category": "fine_tuning", "severity": "high"},
+         "sensitive_category": "fine_tuning", "severity": "medium"},
         {"user": C, "role_id": "role_rd0000000000000000000003", "permissions_added": "api.files.read",
-         "sensitive_category": None, "severity": "medium"},
+         "sensitive_category": None, "severity": "low"},
     ],
     "openai_role_assigned_on_production_project": [
         {"user": A, "resource_id": PROD_CHAT["id"], "production_project": "prod-chat", "principal_type": "user"},
@@ -87,6 +87,9 @@ EXPECTED = {
          "logged_projects": sorted([PROD_CHAT["id"], PROD_SEARCH["id"]]),
          "unlogged_production_projects": None, "severity": "medium"},
         {"user": D, "api_call_logging": "enabled_per_call", "severity": "high"},
+        # an update of the project list alone that removes a production project
+        {"user": E, "api_call_logging": "enabled_for_selected_projects", "list_only": "1",
+         "removed_projects": PROD_SEARCH["id"], "unlogged_production_projects": PROD_SEARCH["id"], "severity": "high"},
     ],
     "openai_owner_service_account_created": [
         {"user": SVC, "service_account_id": "svc_acct_evil00000000000000001", "service_account_role": "owner",
