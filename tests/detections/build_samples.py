@@ -280,7 +280,14 @@ def api_call_logging():
 
 
 def owner_service_account():
-    tp = [
+    # the projects the organization has shown (known-projects baseline)
+    history = [ev("api_key.created", -20 * DAY, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+                  payload={"id": "key_hist00000000001", "data": {"scopes": ["api.model.request"]}})]
+    # carol, erin and frank have created service accounts before (member, so not reported here)
+    earlier = [ev("service_account.created", -5 * DAY, actor=sess(u, HQ_IP), project=DEV_CHAT,
+                  payload={"id": "svc_acct_earlier%014d" % i, "data": {"role": "member"}})
+               for i, u in enumerate((CAROL, ERIN, FRANK))]
+    tp = earlier + [
         # created by a service account's key during working hours: critical
         ev("service_account.created", -10 * MIN, actor=sa(OTHER_SA), project=DEV_CHAT,
            payload={"id": "svc_acct_evil00000000000000001", "data": {"role": "owner"}}),
@@ -288,9 +295,17 @@ def owner_service_account():
         ev("service_account.updated", -(3 * DAY + 12 * HOUR), actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
            indexed=-12 * MIN,
            payload={"id": "svc_acct_old000000000000000003", "changes_requested": {"role": "owner"}}),
-        # owner created by a person, working hours, not production: high
+        # owner created by a person who has created service accounts before, working hours, a known
+        # project that is not production: high
         ev("service_account.created", -13 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_new000000000000000004", "data": {"role": "owner"}}),
+        # the identity list puts erin in research, not the platform team
+        ev("service_account.created", -13 * MIN, actor=sess(ERIN, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_erin00000000000000006", "data": {"role": "owner"}}),
+        # a project the organization has never shown
+        ev("service_account.created", -12 * MIN, actor=sess(FRANK, HQ_IP),
+           project={"id": "proj_Unknown000000000000001", "name": "side-project"},
+           payload={"id": "svc_acct_frank0000000000000007", "data": {"role": "owner"}}),
         # in a production project: critical
         ev("service_account.created", -14 * MIN, actor=sess(DAVE, HQ_IP), project=PROD_CHAT,
            payload={"id": "svc_acct_prod00000000000000005", "data": {"role": "owner"}}),
@@ -305,7 +320,7 @@ def owner_service_account():
         ev("service_account.created", -3 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_next00000000000000005", "data": {"role": "owner"}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def service_account():
@@ -983,7 +998,9 @@ TEST_LOOKUPS = {
                               [USERS[51]["email"], "research", "active", "2026-11-24", BOB["email"]],
                               [USERS[52]["email"], "research", "active", "2026-11-26", BOB["email"]],
                               [USERS[53]["email"], "platform", "active", "", BOB["email"]],
-                              [DAVE["email"], "platform", "active", "", BOB["email"]]],
+                              [DAVE["email"], "platform", "active", "", BOB["email"]],
+                              [CAROL["email"], "Platform", "active", "", BOB["email"]],
+                              [ERIN["email"], "research", "active", "", BOB["email"]]],
     "openai_byok_expected_keys.csv": [["key_id", "description"],
                                       ["ekey_prod0000000000000000001", "production KMS key"],
                                       ["ekey_prod0000000000000000005", "EU KMS key"],
