@@ -347,6 +347,15 @@ def test_lookup_rows_starting_with_hash_are_inert(tmp_path):
     assert any(r["user"] == A and r["reason"] == "non_corporate_source" for r in rows)
 
 
+def _app_with_local_macros(tmp_path, macros: str) -> Path:
+    """A copy of the add-on with a local/macros.conf, as an admin tunes it."""
+    app_dir = tmp_path / "TA-openai-audit"
+    shutil.copytree(APP, app_dir)
+    (app_dir / "local").mkdir(exist_ok=True)
+    (app_dir / "local" / "macros.conf").write_text(macros, encoding="utf-8")
+    return app_dir
+
+
 def test_shipped_sensitive_scopes_work_out_of_the_box(tmp_path):
     """The shipped openai_sensitive_scopes.csv is a real default list (README and docs say so)."""
     empty = tmp_path / "lookups"
@@ -374,14 +383,23 @@ def test_off_hours_follow_the_organization_time_zone(tmp_path, utc, offset, off_
     from the epoch value, whatever the time zone of the user running the search."""
     import calendar
     import time
-    app_dir = tmp_path / "TA-openai-audit"
-    shutil.copytree(APP, app_dir)
-    (app_dir / "local").mkdir(exist_ok=True)
-    (app_dir / "local" / "macros.conf").write_text(
-        "[openai_org_utc_offset_hours]\ndefinition = %s\n" % offset, encoding="utf-8")
+    app_dir = _app_with_local_macros(tmp_path, "[openai_org_utc_offset_hours]\ndefinition = %s\n" % offset)
     t = calendar.timegm(time.strptime(utc, "%Y-%m-%d %H:%M"))
     rows = App.load(str(app_dir)).search("| makeresults | eval off=`openai_audit_is_off_hours(%d)`" % t, now=t)
     assert rows[0]["off"] == off_hours
+
+
+def test_approved_changes_can_be_suppressed_instead_of_downgraded(tmp_path):
+    """Redefining openai_audit_approved_change_outcome as the docs say drops the ticketed rows only."""
+    app_dir = _app_with_local_macros(
+        tmp_path, "[openai_audit_approved_change_outcome]\ndefinition = where isnull(change_ticket)\n")
+    app = App.load(str(app_dir), lookups_dir=str(LOOKUPS))
+    app.index_events(_load_events(SAMPLES / "openai_byok_key_changed_by_unauthorized_actor.tp.jsonl"))
+    rows = app.run_saved_search(stanza("openai_byok_key_changed_by_unauthorized_actor"), now=NOW)
+    assert sorted(r["key_id"] for r in rows) == sorted(
+        r["key_id"] for r in detect("openai_byok_key_changed_by_unauthorized_actor", "tp")
+        if r.get("change_ticket") is None)
+    assert len(rows) == len(EXPECTED["openai_byok_key_changed_by_unauthorized_actor"]) - 1
 
 
 # ----------------------------------------------------------------------------- continuous operation
