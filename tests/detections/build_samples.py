@@ -101,10 +101,10 @@ def scim():
         ev("scim.enabled", -3 * DAY + 20 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-8 * MIN),
     ]
     fp = [
-        # an enable with no disable of its organization in the 24 hours before it
-        ev("scim.enabled", -8 * MIN, actor=sess(BOB, HQ_IP), payload={"id": "org-" + "Beta0000000000000000000"}),
-        # indexed in the previous run's window, and one that belongs to the next run
-        ev("scim.disabled", -13 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-12 * MIN),
+        # an enable with no disable in the 24 hours before it
+        ev("scim.enabled", -8 * MIN, actor=sess(BOB, HQ_IP), payload={"id": ORG_ID}),
+        # indexed in the previous run's window, and a disable that belongs to the next run
+        ev("scim.enabled", -13 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-12 * MIN),
         ev("scim.disabled", -6 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-4 * MIN),
         # an enable 30 hours after the last disable is not a toggle
         ev("scim.disabled", -2 * DAY, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID}, indexed=-2 * DAY),
@@ -161,6 +161,9 @@ def allowlist_broadened():
         # one range added after 400 known addresses: past the 5,000-byte automatic extraction limit
         ev("ip_allowlist.updated", -8 * MIN, actor=sess(ERIN, HQ_IP),
            payload={"id": "ipal_P00000000000000000000008", "allowed_ips": padding + ["89.248.165.0/24"]}),
+        # IPv6 any-address beside an IPv4 /24: the /24 is judged on its own family's coverage
+        ev("ip_allowlist.created", -9 * MIN, actor=sa(OTHER_SA),
+           payload={"id": "ipal_V00000000000000000000010", "name": "vendor", "allowed_ips": ["185.220.101.0/24", "::/0"]}),
         # frank's change is approved (ticket CHG0003): kept, informational
         ev("ip_allowlist.updated", -7 * MIN, actor=sess(FRANK, HQ_IP),
            payload={"id": "ipal_H00000000000000000000009", "allowed_ips": ["89.248.165.0/24"]}),

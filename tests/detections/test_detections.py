@@ -59,6 +59,8 @@ EXPECTED = {
          "reason": "half_address_space", "severity": "critical", "previous_allowed_ips": "203.0.113.0/24"},
         {"user": E, "allowlist_id": "ipal_P00000000000000000000008", "broad_ranges": "89.248.165.0/24",
          "reason": "outside_corporate_ranges", "severity": "high"},
+        {"user": SVC, "allowlist_id": "ipal_V00000000000000000000010", "broad_ranges": ["185.220.101.0/24", "::/0"],
+         "reason": ["any_address", "outside_corporate_ranges"], "severity": "critical"},
         {"user": "frank.smith@example.com", "allowlist_id": "ipal_H00000000000000000000009", "change_ticket": "CHG0003",
          "severity": "informational"},
     ],
