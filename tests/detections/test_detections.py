@@ -404,6 +404,45 @@ def test_approved_changes_can_be_suppressed_instead_of_downgraded(tmp_path):
     assert len(rows) == len(EXPECTED["openai_byok_key_changed_by_unauthorized_actor"]) - 1
 
 
+def test_departed_employee_reads_es_identities_with_the_documented_macro(tmp_path):
+    """With ES, openai_audit_identity(1) is redefined as its description says, to read ES's identity
+    lookup (bunit, category, endDate, managedBy) instead of openai_identities."""
+    import re
+    desc = yaml.safe_load((ROOT / "detections" / "macros" / "openai_audit_identity.yml").read_text())["description"]
+    es_definition = re.search(r"is on\): (lookup identity_lookup_expanded .*)$", desc).group(1)
+    app_dir = _app_with_local_macros(tmp_path, "[openai_audit_identity(1)]\nargs = user\ndefinition = %s\n"
+                                     % es_definition)
+    (app_dir / "local" / "transforms.conf").write_text(
+        "[identity_lookup_expanded]\nfilename = identity_lookup_expanded.csv\ncase_sensitive_match = false\n",
+        encoding="utf-8")
+    (app_dir / "lookups" / "identity_lookup_expanded.csv").write_text(
+        "identity,bunit,category,endDate,managedBy\n%s,sales,contractor,%d,%s\n"
+        % (USERS[51]["email"], NOW - 86400, A), encoding="utf-8")
+    app = App.load(str(app_dir))
+    app.index_events(_load_events(SAMPLES / "openai_activity_by_departed_or_inactive_employee.tp.jsonl"))
+    rows = app.run_saved_search(stanza("openai_activity_by_departed_or_inactive_employee"), now=NOW)
+    assert [(r["user"], r["reason"], r["team"], r["manager"]) for r in rows] == [
+        (USERS[51]["email"], "end_date_passed", "sales", A)]
+
+
+# the control-plane detections the article pairs with change management
+CHANGE_MANAGED = {"openai_scim_provisioning_disabled", "openai_ip_allowlist_broadened",
+                  "openai_ip_allowlist_disabled_or_deleted", "openai_api_call_logging_reduced",
+                  "openai_byok_key_changed_by_unauthorized_actor", "openai_role_granted_additional_permissions",
+                  "openai_role_assigned_on_production_project", "openai_organization_owner_granted"}
+
+
+def test_change_managed_detections_look_up_approved_changes_and_apply_the_outcome():
+    uses = {stem for stem, det in DETECTIONS.items() if "`openai_audit_approved_change(" in det["search"]}
+    assert uses == CHANGE_MANAGED
+    for stem in CHANGE_MANAGED:
+        search = DETECTIONS[stem]["search"]
+        # per event (before the rows are aggregated), and the outcome after the row's severity is set
+        assert search.index("`openai_audit_approved_change(") < search.rindex("| stats ")
+        assert search.rindex("`openai_audit_approved_change_outcome`") > search.rindex("eval severity=")
+        assert "values(change_ticket) as change_ticket" in search
+
+
 # ----------------------------------------------------------------------------- continuous operation
 
 def _period(det: dict) -> int:
