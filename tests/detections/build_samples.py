@@ -810,6 +810,9 @@ def outside_network():
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
         ev("login.succeeded", -12 * MIN, actor=sess(ALICE, DE_IP, 7), no_payload=True),
         ev("scim.disabled", -13 * MIN, actor=None, payload={"id": ORG_ID}),
+        # through the corporate VPN provider's network (openai_corporate_asns)
+        ev("ip_allowlist.updated", -12 * MIN, actor=sess(CAROL, NL_IP),
+           payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
     ]
     return tp, fp, None
 
