@@ -586,3 +586,41 @@ def test_known_projects_baseline(tmp_path):
                   payload={"id": "proj_New0000000000000000001", "data": {"name": "n", "title": "n"}})]
     rows = run_baseline("OpenAI Baseline Known Projects", history, LOOKUPS, tmp_path)
     assert {r["project_id"] for r in rows} == {DEV_CHAT["id"], "proj_New0000000000000000001"}
+
+
+def test_ip_allowlist_baseline_keeps_the_last_list_read_whole_from_raw(tmp_path):
+    """The last list per allowlist id, lower-cased and joined, however long; the name survives
+    updates that do not carry it; a deleted list is kept (deactivation alerts show it)."""
+    from build_samples import HQ_IP, ev, sess
+    padding = ["203.0.113.%d/32" % i for i in range(256)] + ["198.51.100.%d/32" % i for i in range(200)]
+    history = [ev("ip_allowlist.created", -7200, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "ipal_x", "name": "office", "allowed_ips": ["203.0.113.0/24"]}),
+               ev("ip_allowlist.updated", -3600, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "ipal_x", "allowed_ips": padding + ["2001:DB8::/32"]}),
+               ev("ip_allowlist.deleted", -1800, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "ipal_y", "name": "old", "allowed_ips": ["198.51.100.0/24"]})]
+    rows = {r["allowlist_id"]: r for r in run_baseline("OpenAI Baseline IP Allowlists", history, LOOKUPS, tmp_path)}
+    assert rows["ipal_x"]["allowlist_name"] == "office"
+    assert rows["ipal_x"]["allowed_ips"].split(",") == padding + ["2001:db8::/32"]
+    assert rows["ipal_y"]["allowed_ips"] == "198.51.100.0/24"
+
+
+def test_role_assignment_baseline_keeps_the_latest_grant(tmp_path):
+    from build_samples import HQ_IP, ev, sess
+    who = USERS[70]["id"]
+    history = [ev("user.added", -7200, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
+                  payload={"id": who, "data": {"role": "member"}}),
+               ev("user.updated", -3600, actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
+                  payload={"id": who, "changes_requested": {"role": "owner"}}),
+               ev("role.assignment.created", -3000, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "ra_1", "principal_id": who, "principal_type": "user",
+                           "resource_id": PROD_CHAT["id"], "resource_type": "api.project"}),
+               ev("role.assignment.deleted", -2000, actor=sess(ALICE, HQ_IP),
+                  payload={"id": "ra_1", "principal_id": who, "principal_type": "user",
+                           "resource_id": PROD_CHAT["id"], "resource_type": "api.project"})]
+    rows = run_baseline("OpenAI Baseline Role Assignments", history, LOOKUPS, tmp_path)
+    got = {(r["principal_id"], r["scope"], r["grant"]): r["value"] for r in rows}
+    assert got == {
+        (who.lower(), "api.project:" + DEV_CHAT["id"].lower(), "membership"): "owner",
+        (who.lower(), "api.project:" + PROD_CHAT["id"].lower(), "assignment:ra_1"): "removed",
+    }
