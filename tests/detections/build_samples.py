@@ -244,6 +244,14 @@ def role_assignment():
 
 
 def api_call_logging():
+    org2 = "org-" + "Beta0000000000000000000"
+    # the baseline's last project lists, from yesterday
+    history = [
+        ev("organization.updated", -DAY, actor=sess(ALICE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"]]}}),
+        ev("organization.updated", -DAY, actor=sess(ALICE, HQ_IP), payload={"id": org2, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"]]}}),
+    ]
     tp = [
         ev("organization.updated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "disabled"}}),
@@ -259,12 +267,15 @@ def api_call_logging():
                "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"]]}}),
         ev("organization.updated", -9 * MIN, actor=key(DAVE),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "enabled_per_call"}}),
-        # only the project list changes: prod-search is dropped from the list set three hours ago
-        ev("organization.updated", -3 * HOUR, actor=sess(ALICE, HQ_IP),
-           payload={"id": ORG_ID, "changes_requested": {
-               "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"]]}}),
+        # only the project list changes. Two hours ago staging-chat was added (not a reduction); now
+        # erin drops prod-search and staging-chat: judged against the list of two hours ago
+        ev("organization.updated", -2 * HOUR, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"], STAGING_CHAT["id"]]}}),
         ev("organization.updated", -6 * MIN, actor=sess(ERIN, HQ_IP),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"], DEV_CHAT["id"]]}}),
+        # frank drops prod-search from the second organization's list: judged against the baseline
+        ev("organization.updated", -7 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": org2, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"]]}}),
     ]
     fp = [
         ev("organization.updated", -7 * MIN, actor=sess(ALICE, HQ_IP),
@@ -273,13 +284,11 @@ def api_call_logging():
            payload={"id": ORG_ID, "changes_requested": {"title": "Acme Corp"}}),
         ev("organization.updated", -13 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "disabled"}}),
-        # a project list that only grows
-        ev("organization.updated", -3 * HOUR, actor=sess(DAVE, HQ_IP),
-           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"]]}}),
-        ev("organization.updated", -6 * MIN, actor=sess(DAVE, HQ_IP),
-           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"], DEV_CHAT["id"]]}}),
+        # a project list that only grows, compared with the baseline
+        ev("organization.updated", -6 * MIN, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"], STAGING_CHAT["id"]]}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def owner_service_account():

@@ -23,7 +23,7 @@ APP = ROOT / "package"
 sys.path.insert(0, str(HERE))
 
 from build_samples import (  # noqa: E402
-    ALICE, BOB, CAROL, DAVE, DEV_CHAT, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH, USERS)
+    ALICE, BOB, CAROL, DAVE, DEV_CHAT, ERIN, NOW, OTHER_SA, PROD_CHAT, PROD_SEARCH, STAGING_CHAT, USERS)
 from tools.spl import App  # noqa: E402
 
 A, B, C, D, E = (u["email"] for u in (ALICE, BOB, CAROL, DAVE, ERIN))
@@ -91,7 +91,10 @@ EXPECTED = {
         {"user": D, "api_call_logging": "enabled_per_call", "severity": "high"},
         # an update of the project list alone that removes a production project
         {"user": E, "api_call_logging": "enabled_for_selected_projects", "list_only": "1",
-         "removed_projects": PROD_SEARCH["id"], "unlogged_production_projects": PROD_SEARCH["id"], "severity": "high"},
+         "removed_projects": sorted([PROD_SEARCH["id"], STAGING_CHAT["id"]]),
+         "unlogged_production_projects": PROD_SEARCH["id"], "severity": "high"},
+        {"user": "frank.smith@example.com", "organization_id": "org-Beta0000000000000000000", "list_only": "1",
+         "removed_projects": PROD_SEARCH["id"], "severity": "high"},
     ],
     "openai_owner_service_account_created": [
         {"user": SVC, "service_account_id": "svc_acct_evil00000000000000001", "service_account_role": "owner",
