@@ -295,11 +295,11 @@ def owner_service_account():
     # the projects the organization has shown (known-projects baseline)
     history = [ev("api_key.created", -20 * DAY, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
                   payload={"id": "key_hist00000000001", "data": {"scopes": ["api.model.request"]}})]
-    # carol, erin and frank have created service accounts before (member, so not reported here)
-    earlier = [ev("service_account.created", -5 * DAY, actor=sess(u, HQ_IP), project=DEV_CHAT,
-                  payload={"id": "svc_acct_earlier%014d" % i, "data": {"role": "member"}})
-               for i, u in enumerate((CAROL, ERIN, FRANK))]
-    tp = earlier + [
+    # carol, erin and frank have created service accounts before (baseline of service account creators)
+    history += [ev("service_account.created", -5 * DAY, actor=sess(u, HQ_IP), project=DEV_CHAT,
+                   payload={"id": "svc_acct_earlier%014d" % i, "data": {"role": "member"}})
+                for i, u in enumerate((CAROL, ERIN, FRANK))]
+    tp = [
         # created by a service account's key during working hours: critical
         ev("service_account.created", -10 * MIN, actor=sa(OTHER_SA), project=DEV_CHAT,
            payload={"id": "svc_acct_evil00000000000000001", "data": {"role": "owner"}}),

@@ -173,7 +173,7 @@ def test_baselines_are_disabled_scheduled_outputlookup_searches(project):
     saved = conf("savedsearches.conf")
     transforms = conf("transforms.conf")
     collections = conf("collections.conf")
-    assert len(project["baselines"]) == 7
+    assert len(project["baselines"]) == 8
     for det in project["baselines"]:
         st = saved[bd.stanza_name(det)]
         assert st["disabled"] == "1" and st["enableSched"] == "1" and st["cron_schedule"]
