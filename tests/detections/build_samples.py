@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tools.openai_api_sim.generator import (  # noqa: E402
-    default_org, make_event, service_account_actor, session_actor, user_key_actor)
+    default_org, fingerprint, make_event, service_account_actor, session_actor, user_key_actor)
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "samples"
@@ -55,6 +56,10 @@ SG_IP = "103.251.167.9"
 NL_IP = "89.248.165.3"
 
 _rng = random.Random(20261125)
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
 
 
 def ev(event_type, at, *, actor, payload=None, project=None, indexed=None, no_payload=False):
@@ -91,17 +96,27 @@ def scim():
         ev("scim.disabled", -8 * MIN, actor=sess(ALICE, DE_IP, 7), payload={"id": ORG_ID}),
         # null actor, and indexed three hours late: still seen once, in this run
         ev("scim.disabled", -3 * HOUR, actor=None, payload={"id": ORG_ID}, indexed=-7 * MIN),
+        # collected three days late after an outage: a disable, and the re-enable 20 minutes later
+        ev("scim.disabled", -3 * DAY, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-8 * MIN),
+        ev("scim.enabled", -3 * DAY + 20 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-8 * MIN),
     ]
     fp = [
+        # an enable with no disable in the 24 hours before it
         ev("scim.enabled", -8 * MIN, actor=sess(BOB, HQ_IP), payload={"id": ORG_ID}),
-        # indexed in the previous run's window, and one that belongs to the next run
-        ev("scim.disabled", -12 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}),
-        ev("scim.disabled", -4 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}),
+        # indexed in the previous run's window, and a disable that belongs to the next run
+        ev("scim.enabled", -13 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-12 * MIN),
+        ev("scim.disabled", -6 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": ORG_ID}, indexed=-4 * MIN),
+        # an enable 30 hours after the last disable is not a toggle
+        ev("scim.disabled", -2 * DAY, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID}, indexed=-2 * DAY),
+        ev("scim.enabled", -18 * HOUR, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID}, indexed=-7 * MIN),
     ]
     return tp, fp, None
 
 
 def allowlist_disabled():
+    history = [ev("ip_allowlist.created", -5 * DAY, actor=sess(BOB, HQ_IP),
+                   payload={"id": "ipal_office0000000000000001", "name": "office-egress",
+                            "allowed_ips": ["203.0.113.0/24", "198.51.100.0/24"]})]
     tp = [
         ev("ip_allowlist.config.deactivated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"configs": [{"id": "ipal_office0000000000000001", "name": "office-egress"}]}),
@@ -117,10 +132,20 @@ def allowlist_disabled():
         ev("ip_allowlist.config.deactivated", -12 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"configs": [{"id": "ipal_office0000000000000001", "name": "office-egress"}]}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def allowlist_broadened():
+    padding = ["203.0.113.%d/32" % (i % 256) if i < 256 else "198.51.100.%d/32" % (i % 256) for i in range(400)]
+    history = [
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006", "name": "office", "allowed_ips": ["203.0.113.0/24"]}),
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_G00000000000000000000007", "name": "vendor",
+                    "allowed_ips": ["45.155.205.0/24", "203.0.113.0/24"]}),
+        ev("ip_allowlist.created", -2 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ipal_P00000000000000000000008", "name": "hosts", "allowed_ips": padding}),
+    ]
     tp = [
         ev("ip_allowlist.updated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": "ipal_A00000000000000000000001", "allowed_ips": ["203.0.113.0/24", "0.0.0.0/0"]}),
@@ -129,20 +154,41 @@ def allowlist_broadened():
         ev("ip_allowlist.updated", -9 * MIN, actor=key(CAROL),
            payload={"id": "ipal_C00000000000000000000003",
                     "allowed_ips": ["10.0.0.0/8", "192.0.2.0/24", "203.0.113.0/24"]}),
+        # two halves make the whole IPv4 space
+        ev("ip_allowlist.updated", -9 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006",
+                    "allowed_ips": ["203.0.113.0/24", "0.0.0.0/1", "128.0.0.0/1"]}),
+        # one range added after 400 known addresses: past the 5,000-byte automatic extraction limit
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "ipal_P00000000000000000000008", "allowed_ips": padding + ["89.248.165.0/24"]}),
+        # IPv6 any-address beside an IPv4 /24: the /24 is judged on its own family's coverage
+        ev("ip_allowlist.created", -9 * MIN, actor=sa(OTHER_SA),
+           payload={"id": "ipal_V00000000000000000000010", "name": "vendor", "allowed_ips": ["185.220.101.0/24", "::/0"]}),
+        # frank's change is approved (ticket CHG0003): kept, informational
+        ev("ip_allowlist.updated", -7 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": "ipal_H00000000000000000000009", "allowed_ips": ["89.248.165.0/24"]}),
     ]
     fp = [
-        # inside the corporate ranges: a narrower subnet, a single address, an IPv6 /48 in the /32
+        # inside the corporate ranges: a narrower subnet, a single address, an IPv6 /48 in the /32,
+        # and the corporate /16 and IPv6 /32 themselves (containment is checked before prefix length)
         ev("ip_allowlist.updated", -7 * MIN, actor=sess(BOB, HQ_IP),
            payload={"id": "ipal_D00000000000000000000004",
-                    "allowed_ips": ["203.0.113.0/24", "198.51.100.128/25", "203.0.113.7"]}),
+                    "allowed_ips": ["203.0.113.0/24", "198.51.100.128/25", "203.0.113.7", "172.16.0.0/16"]}),
         ev("ip_allowlist.created", -8 * MIN, actor=sess(BOB, HQ_IP),
            payload={"id": "ipal_E00000000000000000000005", "name": "v6-office",
-                    "allowed_ips": ["2001:db8:5::/48"]}),
+                    "allowed_ips": ["2001:db8:5::/48", "2001:DB8::/32"]}),
         # any-address, but in the previous run's window
         ev("ip_allowlist.updated", -11 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": "ipal_A00000000000000000000001", "allowed_ips": ["0.0.0.0/0"]}),
+        # the vendor range was already on this list: only a corporate range is added
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ipal_G00000000000000000000007",
+                    "allowed_ips": ["45.155.205.0/24", "203.0.113.0/24", "198.51.100.0/25"]}),
+        # a partner range from openai_approved_allowlist_ranges
+        ev("ip_allowlist.updated", -9 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ipal_F00000000000000000000006", "allowed_ips": ["203.0.113.0/24", "198.18.4.0/24"]}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def role_permissions():
@@ -198,6 +244,14 @@ def role_assignment():
 
 
 def api_call_logging():
+    org2 = "org-" + "Beta0000000000000000000"
+    # the baseline's last project lists, from yesterday
+    history = [
+        ev("organization.updated", -DAY, actor=sess(ALICE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"]]}}),
+        ev("organization.updated", -DAY, actor=sess(ALICE, HQ_IP), payload={"id": org2, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"]]}}),
+    ]
     tp = [
         ev("organization.updated", -7 * MIN, actor=sess(ALICE, DE_IP, 7),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "disabled"}}),
@@ -213,6 +267,15 @@ def api_call_logging():
                "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"]]}}),
         ev("organization.updated", -9 * MIN, actor=key(DAVE),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "enabled_per_call"}}),
+        # only the project list changes. Two hours ago staging-chat was added (not a reduction); now
+        # erin drops prod-search and staging-chat: judged against the list of two hours ago
+        ev("organization.updated", -2 * HOUR, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"], STAGING_CHAT["id"]]}}),
+        ev("organization.updated", -6 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": ORG_ID, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"], DEV_CHAT["id"]]}}),
+        # frank drops prod-search from the second organization's list: judged against the baseline
+        ev("organization.updated", -7 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": org2, "changes_requested": {"api_call_logging_project_ids": [PROD_CHAT["id"]]}}),
     ]
     fp = [
         ev("organization.updated", -7 * MIN, actor=sess(ALICE, HQ_IP),
@@ -221,11 +284,21 @@ def api_call_logging():
            payload={"id": ORG_ID, "changes_requested": {"title": "Acme Corp"}}),
         ev("organization.updated", -13 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"id": ORG_ID, "changes_requested": {"api_call_logging": "disabled"}}),
+        # a project list that only grows, compared with the baseline
+        ev("organization.updated", -6 * MIN, actor=sess(DAVE, HQ_IP), payload={"id": ORG_ID, "changes_requested": {
+            "api_call_logging_project_ids": [PROD_CHAT["id"], PROD_SEARCH["id"], DEV_CHAT["id"], STAGING_CHAT["id"]]}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def owner_service_account():
+    # the projects the organization has shown (known-projects baseline)
+    history = [ev("api_key.created", -20 * DAY, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+                  payload={"id": "key_hist00000000001", "data": {"scopes": ["api.model.request"]}})]
+    # carol, erin and frank have created service accounts before (baseline of service account creators)
+    history += [ev("service_account.created", -5 * DAY, actor=sess(u, HQ_IP), project=DEV_CHAT,
+                   payload={"id": "svc_acct_earlier%014d" % i, "data": {"role": "member"}})
+                for i, u in enumerate((CAROL, ERIN, FRANK))]
     tp = [
         # created by a service account's key during working hours: critical
         ev("service_account.created", -10 * MIN, actor=sa(OTHER_SA), project=DEV_CHAT,
@@ -234,9 +307,17 @@ def owner_service_account():
         ev("service_account.updated", -(3 * DAY + 12 * HOUR), actor=sess(ALICE, HQ_IP), project=DEV_CHAT,
            indexed=-12 * MIN,
            payload={"id": "svc_acct_old000000000000000003", "changes_requested": {"role": "owner"}}),
-        # owner created by a person, working hours, not production: high
+        # owner created by a person who has created service accounts before, working hours, a known
+        # project that is not production: high
         ev("service_account.created", -13 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_new000000000000000004", "data": {"role": "owner"}}),
+        # the identity list puts erin in research, not the platform team
+        ev("service_account.created", -13 * MIN, actor=sess(ERIN, HQ_IP), project=DEV_CHAT,
+           payload={"id": "svc_acct_erin00000000000000006", "data": {"role": "owner"}}),
+        # a project the organization has never shown
+        ev("service_account.created", -12 * MIN, actor=sess(FRANK, HQ_IP),
+           project={"id": "proj_Unknown000000000000001", "name": "side-project"},
+           payload={"id": "svc_acct_frank0000000000000007", "data": {"role": "owner"}}),
         # in a production project: critical
         ev("service_account.created", -14 * MIN, actor=sess(DAVE, HQ_IP), project=PROD_CHAT,
            payload={"id": "svc_acct_prod00000000000000005", "data": {"role": "owner"}}),
@@ -251,7 +332,7 @@ def owner_service_account():
         ev("service_account.created", -3 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
            payload={"id": "svc_acct_next00000000000000005", "data": {"role": "owner"}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def service_account():
@@ -277,8 +358,16 @@ def byok():
         ev("external_key.removed", -7 * MIN, actor=sess(ALICE, DE_IP, 7), payload={"id": "ekey_prod0000000000000000001"}),
         ev("external_storage.registered", -8 * MIN, actor=None,
            payload={"id": "estore_0000000000000000000002", "data": {"geography": "us", "provider": "s3"}}),
+        # a custodian registers a key that is not on the expected list
+        ev("external_key.registered", -6 * MIN, actor=sess(CAROL, HQ_IP),
+           payload={"id": "ekey_rogue0000000000000000006", "data": {"provider": "aws_kms"}}),
+        # bob removes an expected key inside an approved change window: kept, with its ticket, informational
+        ev("external_key.removed", -9 * MIN, actor=sess(BOB, HQ_IP), payload={"id": "ekey_prod0000000000000000005"}),
+        # dave's approved window for external storage ended two days ago: full severity
+        ev("external_storage.removed", -9 * MIN, actor=sess(DAVE, HQ_IP), payload={"id": "estore_0000000000000000000007"}),
     ]
     fp = [
+        # an expected key registered, and an unlisted old key removed, by the custodian
         ev("external_key.registered", -7 * MIN, actor=sess(CAROL, HQ_IP),
            payload={"id": "ekey_new00000000000000000003", "data": {"provider": "aws_kms"}}),
         ev("external_key.removed", -8 * MIN, actor=sess(CAROL, HQ_IP), payload={"id": "ekey_old00000000000000000004"}),
@@ -315,11 +404,16 @@ def key_burst():
 
 
 def key_by_key_or_external():
+    # erin logs in from home (ASN 7922) regularly: the login geography baseline knows that network
+    history = [succeeded(ERIN, -d * DAY, HOME_IP) for d in (20, 9, 2)]
     tp = [
         ev("api_key.created", -10 * MIN, actor=key(ALICE), project=DEV_CHAT,
            payload={"id": "key_minted000000001", "data": {"scopes": ["api.model.request"]}}),
         ev("api_key.created", -11 * MIN, actor=sess(BOB, RU_IP, 3), project=DEV_CHAT,
            payload={"id": "key_external0000002", "data": {"scopes": ["api.model.request"]}}),
+        # from her home network: low severity (risk only)
+        ev("api_key.created", -12 * MIN, actor=sess(ERIN, HOME_IP), project=DEV_CHAT,
+           payload={"id": "key_home00000000005", "data": {"scopes": ["api.model.request"]}}),
     ]
     fp = [
         ev("api_key.created", -10 * MIN, actor=sess(CAROL, HQ_IP), project=DEV_CHAT,
@@ -328,8 +422,11 @@ def key_by_key_or_external():
            payload={"id": "key_noactor00000004", "data": {"scopes": ["api.model.request"]}}),
         ev("api_key.updated", -12 * MIN, actor=key(ALICE), project=DEV_CHAT,
            payload={"id": "key_minted000000001", "changes_requested": {"scopes": ["api.model.read"]}}),
+        # the automation list's service account rotates keys with its own key
+        ev("api_key.created", -13 * MIN, actor=sa(AUTOMATION_SA), project=PROD_CHAT,
+           payload={"id": "key_rotated00000006", "data": {"scopes": ["api.model.request"]}}),
     ]
-    return tp, fp, None
+    return tp, fp, history
 
 
 def sensitive_scope():
@@ -358,24 +455,46 @@ def sensitive_scope():
 def unseen_fingerprint():
     history = [ev("login.succeeded", -d * DAY, actor=sess(u, HQ_IP), no_payload=True)
                for d in (20, 10, 2) for u in (ALICE, BOB, CAROL)]
+    # dave's history is two days old: still in the learning period
+    history += [ev("login.succeeded", -d * DAY, actor=sess(DAVE, HQ_IP), no_payload=True) for d in (2, 1.5, 1)]
+    # frank: 20 days ago, but a single session
+    history += [ev("login.succeeded", -20 * DAY, actor=sess(FRANK, HQ_IP), no_payload=True)]
+    usual = fingerprint(CAROL["email"], 0)
+    no_ja4 = sess(BOB, HOME_IP, 9)
+    del no_ja4["session"]["ja4"]
     tp = [
-        # alice's account, a TLS client never seen for her, changing the allowlist
-        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HQ_IP, 7),
+        # alice's account, a TLS client never seen for her, from home, changing the allowlist
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HOME_IP, 7),
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
-        # erin has no history at all: her first sensitive change is reported too
-        ev("role.updated", -9 * MIN, actor=sess(ERIN, HQ_IP),
-           payload={"id": "role_ops000000000000000000001", "changes_requested": {
-               "permissions_added": ["api.files.read"]}}),
+        # a client without JA4: judged on its JA3
+        ev("rate_limit.deleted", -9 * MIN, actor=no_ja4,
+           payload={"id": "rl-o3-prodchat"}),
     ]
     fp = [
-        # her usual client
-        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HQ_IP),
+        # her usual client, from home
+        ev("ip_allowlist.updated", -8 * MIN, actor=sess(ALICE, HOME_IP),
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
+        # carol's usual browser with a shuffled JA3 (Chrome >= 110) and her JA4 upper-cased: same JA4
+        ev("role.updated", -9 * MIN, actor=session_actor(CAROL, HOME_IP, fp=dict(
+            usual, ja3="0" * 32, ja4=usual["ja4"].upper())),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
         # bob's new laptop logged in an hour ago (already indexed), then made a change
-        ev("login.succeeded", -60 * MIN, actor=sess(BOB, HQ_IP, 5), no_payload=True),
-        ev("rate_limit.deleted", -9 * MIN, actor=sess(BOB, HQ_IP, 5), payload={"id": "rl-o3-prodchat"}),
+        ev("login.succeeded", -60 * MIN, actor=sess(BOB, HOME_IP, 5), no_payload=True),
+        ev("rate_limit.deleted", -9 * MIN, actor=sess(BOB, HOME_IP, 5), payload={"id": "rl-o3-prodchat"}),
         # carol's new client, but only logging in (not a sensitive change)
-        ev("login.succeeded", -10 * MIN, actor=sess(CAROL, HQ_IP, 4), no_payload=True),
+        ev("login.succeeded", -10 * MIN, actor=sess(CAROL, HOME_IP, 4), no_payload=True),
+        # a new client on the corporate network (HQ range), and one behind the corporate VPN's ASN
+        ev("invite.sent", -10 * MIN, actor=sess(ALICE, HQ_IP, 6),
+           payload={"id": "invite-fp01", "data": {"email": "new.hire@example.com", "role": "member"}}),
+        ev("invite.sent", -10 * MIN, actor=sess(ALICE, NL_IP, 8),
+           payload={"id": "invite-fp02", "data": {"email": "new.hire2@example.com", "role": "member"}}),
+        # no history at all, too young a history, too few sessions: not judged yet
+        ev("role.updated", -9 * MIN, actor=sess(ERIN, HOME_IP),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
+        ev("role.updated", -9 * MIN, actor=sess(DAVE, HOME_IP, 3),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
+        ev("role.updated", -9 * MIN, actor=sess(FRANK, HOME_IP, 3),
+           payload={"id": "role_ops000000000000000000001", "changes_requested": {"permissions_added": ["api.files.read"]}}),
         # an API key has no TLS fingerprint
         ev("scim.disabled", -11 * MIN, actor=key(DAVE), payload={"id": ORG_ID}),
     ]
@@ -420,6 +539,9 @@ def rate_limit():
            payload={"id": rl_search, "changes_requested": {"max_tokens_per_1_minute": 1000000}}),
         ev("rate_limit.deleted", -12 * MIN, actor=sess(DAVE, HQ_IP), project=DEV_CHAT,
            payload={"id": "rl-o3-WaJg6U4Z"}),
+        # never seen before, and above the absolute threshold (10,000 requests a minute)
+        ev("rate_limit.updated", -13 * MIN, actor=sess(ERIN, HQ_IP), project=DEV_CHAT,
+           payload={"id": "rl-gpt-4.1-Unseen01", "changes_requested": {"max_requests_per_1_minute": 50000}}),
     ]
     fp = [
         ev("rate_limit.updated", -2 * HOUR, actor=sess(BOB, HQ_IP), project=PROD_CHAT,
@@ -428,7 +550,7 @@ def rate_limit():
            payload={"id": rl_chat, "changes_requested": {"max_requests_per_1_minute": 1000}}),
         ev("rate_limit.updated", -11 * MIN, actor=sess(BOB, HQ_IP), project=PROD_SEARCH,
            payload={"id": rl_search, "changes_requested": {"max_tokens_per_1_minute": 100000}}),
-        # a limit never seen before cannot be judged
+        # a limit never seen before, set below the absolute threshold (1,000,000 a day)
         ev("rate_limit.updated", -12 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
            payload={"id": "rl-o3-WaJg6U4Z", "changes_requested": {"max_requests_per_1_day": 100000}}),
     ]
@@ -632,40 +754,51 @@ def success_after_failures():
 
 
 def new_country():
-    history = [succeeded(u, -d * DAY, HQ_IP) for d in (25, 12, 3) for u in (ALICE, BOB, CAROL)]
+    history = [succeeded(u, -d * DAY, HQ_IP) for d in (25, 12, 3) for u in (ALICE, BOB, CAROL, ERIN)]
     history += [succeeded(CAROL, -40 * DAY, DE_IP)]  # older than 30 days
+    # dave's history is two days old: still in the learning period
+    history += [succeeded(DAVE, -d * DAY, HQ_IP) for d in (2, 1.5, 1)]
     tp = [
         succeeded(ALICE, -10 * MIN, DE_IP, device=7),
         # carol was in Germany 40 days ago: that no longer counts
         succeeded(CAROL, -11 * MIN, DE_IP),
+        # erin at home: a new ASN in a known country, low severity
+        succeeded(ERIN, -12 * MIN, HOME_IP),
     ]
     fp = [
         succeeded(ALICE, -10 * MIN, HQ_IP),
         # a first login ever (no history): not reported
         succeeded(USERS[100], -11 * MIN, DE_IP),
+        # too young a history
+        succeeded(DAVE, -11 * MIN, DE_IP),
         # bob logged in from Germany an hour ago (already indexed): not new anymore
         succeeded(BOB, -70 * MIN, DE_IP),
         succeeded(BOB, -12 * MIN, DE_IP),
+        # the corporate VPN's exit (its ASN is in openai_corporate_asns)
+        succeeded(ERIN, -13 * MIN, NL_IP),
     ]
     return tp, fp, history
 
 
 def impossible_travel():
     tp = [
-        succeeded(ALICE, -40 * MIN, HQ_IP),
+        succeeded(ALICE, -40 * MIN, HOME_IP),
         succeeded(ALICE, -15 * MIN, RU_IP, device=7),
-        # bob: Singapore at 10:00 indexed late (in this window), between two San Francisco logins
-        succeeded(BOB, -6 * HOUR, HQ_IP),
+        # bob: Singapore at 10:00 indexed late (in this window), between two logins from home (Oakland)
+        succeeded(BOB, -6 * HOUR, HOME_IP),
         succeeded(BOB, -5 * HOUR, SG_IP, indexed=-10 * MIN, device=3),
-        succeeded(BOB, -4 * HOUR, HQ_IP),
+        succeeded(BOB, -4 * HOUR, HOME_IP),
     ]
     fp = [
-        succeeded(CAROL, -7 * HOUR, HQ_IP),
-        succeeded(CAROL, -15 * MIN, NYC_IP),      # 4,100 km in 6.75 h: 600 km/h
+        succeeded(CAROL, -7 * HOUR, HOME_IP),
+        succeeded(CAROL, -15 * MIN, "192.0.2.200"),  # Brooklyn, 4,100 km in 6.75 h: 600 km/h
         succeeded(DAVE, -20 * MIN, HQ_IP),
         succeeded(DAVE, -15 * MIN, HOME_IP),      # 13 km
-        succeeded(ERIN, -3 * HOUR, HQ_IP),
+        succeeded(ERIN, -3 * HOUR, HOME_IP),
         succeeded(ERIN, -2 * HOUR, RU_IP),        # impossible, but judged by an earlier run
+        # frank at home in Oakland, then through the corporate VPN in New York 5 minutes later
+        succeeded(FRANK, -20 * MIN, HOME_IP),
+        succeeded(FRANK, -15 * MIN, NYC_IP),
     ]
     return tp, fp, None
 
@@ -686,6 +819,79 @@ def outside_network():
            payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
         ev("login.succeeded", -12 * MIN, actor=sess(ALICE, DE_IP, 7), no_payload=True),
         ev("scim.disabled", -13 * MIN, actor=None, payload={"id": ORG_ID}),
+        # through the corporate VPN provider's network (openai_corporate_asns)
+        ev("ip_allowlist.updated", -12 * MIN, actor=sess(CAROL, NL_IP),
+           payload={"id": "ipal_office0000000000000001", "allowed_ips": ["203.0.113.0/24"]}),
+    ]
+    return tp, fp, None
+
+
+def owner_granted():
+    target, newbie = USERS[60], USERS[61]
+    # what the role assignment baseline knows: the target is a member of dev-chat and was assigned a
+    # role on prod-chat that was later removed
+    history = [
+        ev("user.added", -10 * DAY, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": target["id"], "data": {"role": "member"}}),
+        ev("role.assignment.created", -9 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ra_old0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": PROD_CHAT["id"], "resource_type": "api.project"}),
+        ev("role.assignment.deleted", -8 * DAY, actor=sess(BOB, HQ_IP),
+           payload={"id": "ra_old0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": PROD_CHAT["id"], "resource_type": "api.project"}),
+    ]
+    tp = [
+        ev("role.assignment.created", -10 * MIN, actor=sess(ALICE, DE_IP, 7),
+           payload={"id": "ra_org0000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": ORG_ID, "resource_type": "api.organization"}),
+        ev("user.updated", -11 * MIN, actor=sess(BOB, HQ_IP),
+           payload={"id": newbie["id"], "changes_requested": {"role": "owner"}}),
+        ev("user.added", -12 * MIN, actor=sess(CAROL, HQ_IP), project=PROD_CHAT,
+           payload={"id": target["id"], "data": {"role": "owner"}}),
+        ev("invite.sent", -12 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "invite-own01", "data": {"email": "new.owner@example.com", "role": "owner"}}),
+        ev("role.created", -13 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "role_keys000000000000000001", "role_name": "key-admin", "resource_type": "api.organization",
+                    "resource_id": ORG_ID, "permissions": ["api.organization.projects.api_keys.write", "api.files.read"]}),
+        ev("role.created", -14 * MIN, actor=sess(FRANK, HQ_IP),
+           payload={"id": "role_tune000000000000000001", "role_name": "tuner", "resource_type": "api.project",
+                    "resource_id": DEV_CHAT["id"], "permissions": ["api.fine_tuning.jobs.write"]}),
+    ]
+    fp = [
+        ev("role.assignment.created", -10 * MIN, actor=sess(ALICE, HQ_IP),
+           payload={"id": "ra_proj000000000000000001", "principal_id": target["id"], "principal_type": "user",
+                    "resource_id": DEV_CHAT["id"], "resource_type": "api.project"}),
+        ev("user.added", -11 * MIN, actor=sess(BOB, HQ_IP), project=DEV_CHAT,
+           payload={"id": newbie["id"], "data": {"role": "member"}}),
+        ev("user.updated", -11 * MIN, actor=sess(BOB, HQ_IP),
+           payload={"id": newbie["id"], "changes_requested": {"role": "member"}}),
+        ev("invite.sent", -12 * MIN, actor=sess(DAVE, HQ_IP),
+           payload={"id": "invite-mem01", "data": {"email": "new.member@example.com", "role": "member"}}),
+        ev("role.created", -13 * MIN, actor=sess(ERIN, HQ_IP),
+           payload={"id": "role_read000000000000000001", "role_name": "reader", "resource_type": "api.project",
+                    "resource_id": DEV_CHAT["id"], "permissions": ["api.files.read", "api.model.read"]}),
+    ]
+    return tp, fp, history
+
+
+def departed_employee():
+    leaver, expired, future, active = USERS[50], USERS[51], USERS[52], USERS[53]
+    tp = [
+        # status terminated: a login from home
+        succeeded(leaver, -10 * MIN, HOME_IP),
+        # still "active" in the list, but the end date has passed: their user API key creates a key
+        ev("api_key.created", -11 * MIN, actor=key(expired), project=DEV_CHAT,
+           payload={"id": "key_leftover0000001", "data": {"scopes": ["api.model.request"]}}),
+    ]
+    fp = [
+        # the terminated user fails to log in (no access gained) and logs out
+        failed(leaver, -12 * MIN, HOME_IP),
+        ev("logout.succeeded", -11 * MIN, actor=sess(leaver, HOME_IP), no_payload=True),
+        # leaving tomorrow: still employed today
+        succeeded(future, -10 * MIN, HQ_IP),
+        # active, no end date; and someone the identity list does not know
+        succeeded(active, -10 * MIN, HQ_IP),
+        succeeded(USERS[54], -10 * MIN, HQ_IP),
     ]
     return tp, fp, None
 
@@ -784,13 +990,16 @@ SCENARIOS = {
     "openai_sensitive_change_from_outside_corporate_network": outside_network,
     "openai_audit_log_collection_gap": collection_gap,
     "openai_risk_threshold_exceeded_for_user": risk_threshold,
+    "openai_activity_by_departed_or_inactive_employee": departed_employee,
+    "openai_organization_owner_granted": owner_granted,
 }
 
 TEST_LOOKUPS = {
     "openai_corporate_cidrs.csv": [["cidr", "description"],
                                    ["# 192.0.2.0/24", "commented rows never match"],
                                    ["203.0.113.0/24", "HQ egress"], ["198.51.100.0/24", "NYC egress"],
-                                   ["2001:db8::/32", "IPv6 egress"]],
+                                   ["2001:db8::/32", "IPv6 egress"], ["172.16.0.0/16", "data centre"]],
+    "openai_approved_allowlist_ranges.csv": [["cidr", "description"], ["198.18.0.0/15", "benchmark partner"]],
     "openai_production_projects.csv": [["project_id", "project_name", "owner", "description"],
                                        [PROD_CHAT["id"], PROD_CHAT["name"], ALICE["email"], "chat service"],
                                        [PROD_SEARCH["id"], PROD_SEARCH["name"], BOB["email"], "search service"],
@@ -806,6 +1015,27 @@ TEST_LOOKUPS = {
     "openai_network_admins.csv": [["user", "description"], [DAVE["email"], "network team"]],
     # the KV store list holds ids in lower case (its "Admin List" search lowercases what admins type)
     "openai_automation_actors.csv": [["actor", "description"], [AUTOMATION_SA["id"].lower(), "terraform"]],
+    "openai_corporate_asns.csv": [["asn", "description"], ["202425", "VPN provider"]],
+    "openai_identities.csv": [["email", "team", "employment_status", "end_date", "manager"],
+                              [USERS[50]["email"], "sales", "Terminated", "2026-11-20", ALICE["email"]],
+                              [USERS[51]["email"], "research", "active", "2026-11-24", BOB["email"]],
+                              [USERS[52]["email"], "research", "active", "2026-11-26", BOB["email"]],
+                              [USERS[53]["email"], "platform", "active", "", BOB["email"]],
+                              [DAVE["email"], "platform", "active", "", BOB["email"]],
+                              [CAROL["email"], "Platform", "active", "", BOB["email"]],
+                              [ERIN["email"], "research", "active", "", BOB["email"]]],
+    "openai_byok_expected_keys.csv": [["key_id", "description"],
+                                      ["ekey_prod0000000000000000001", "production KMS key"],
+                                      ["ekey_prod0000000000000000005", "EU KMS key"],
+                                      ["ekey_new00000000000000000003", "2027 rotation"]],
+    "openai_approved_changes.csv": [["actor", "event_type", "object_id", "start", "end", "ticket_id", "description"],
+                                    [BOB["email"], "external_key.*", "ekey_prod0000000000000000005",
+                                     _iso(NOW - HOUR), _iso(NOW), "CHG0001", "retire the EU key"],
+                                    [DAVE["email"], "external_storage.*", "*", str(NOW - 3 * DAY), str(NOW - 2 * DAY),
+                                     "CHG0002", "storage migration"],
+                                    [FRANK["email"], "ip_allowlist.updated", "ipal_H*", _iso(NOW - HOUR), _iso(NOW + HOUR),
+                                     "CHG0003", "vendor onboarding"]],
+    "openai_vpn_egress_cidrs.csv": [["cidr", "description"], ["198.51.100.0/24", "NYC VPN concentrator"]],
 }
 
 

@@ -7,6 +7,7 @@ intruders only.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ ROWS = {
     "17": ["OpenAI Login from New Country or ASN", "OpenAI Impossible Travel Between Logins"],
     "18": ["OpenAI Sensitive Change from Outside Corporate Network"],
     "19": [RISK_SEARCH], "20": [GAP_SEARCH],
+    "22": ["OpenAI Organization Owner Granted"],
 }
 
 
@@ -95,7 +97,15 @@ def story(tmp_path_factory):
         events = _fetch(sim)
     lookups = tmp_path_factory.mktemp("lookups")
     write_scenario_lookups(spec, str(lookups))
-    app = App.load(str(ROOT / "package"), lookups_dir=str(lookups))
+    # the story's baselines hold 26 hours of history: the admin of such a young deployment shortens
+    # the first-seen learning period (7 days and 3 logins by default) in local/macros.conf
+    app_dir = tmp_path_factory.mktemp("app") / "TA-openai-audit"
+    shutil.copytree(ROOT / "package", app_dir)
+    (app_dir / "local").mkdir(exist_ok=True)
+    (app_dir / "local" / "macros.conf").write_text(
+        "[openai_first_seen_min_history_days]\ndefinition = 1\n\n"
+        "[openai_first_seen_min_history_logins]\ndefinition = 2\n", encoding="utf-8")
+    app = App.load(str(app_dir), lookups_dir=str(lookups))
     # the baselines learn from the history before the detections start
     app.index_events([e for e in events if e["effective_at"] < DETECT_FROM])
     for name in [n for n in app.saved_searches if app.is_baseline(n)]:
@@ -130,10 +140,18 @@ def test_every_detection_trips_on_the_attack(story):
                  "OpenAI API Call Logging Reduced", "OpenAI BYOK Key Changed by Unauthorized Actor",
                  "OpenAI Sensitive Change from Unseen TLS Fingerprint", "OpenAI Impossible Travel Between Logins",
                  "OpenAI Successful Login After Repeated Failures", "OpenAI Burst of API Key Creation",
-                 "OpenAI Tunnel Changed by Non-Network Admin", "OpenAI Rate Limit Raised or Removed"):
+                 "OpenAI Tunnel Changed by Non-Network Admin", "OpenAI Rate Limit Raised or Removed",
+                 "OpenAI Organization Owner Granted", "OpenAI IP Allowlist Disabled or Deleted"):
         assert intruders & {a for _, row in fired[name] for a in _actors(row)}, name
     broadened = [row for _, row in fired["OpenAI IP Allowlist Broadened"] if row.get("severity") == "critical"]
     assert broadened, "0.0.0.0/0 and ::/0 are critical"
+    # the deleted office allowlist is reported with what it allowed
+    removed = [row for _, row in fired["OpenAI IP Allowlist Disabled or Deleted"] if "0.0.0.0/0" in row.get("allowed_ips", [])]
+    assert removed
+    # judy invites mallory as an owner
+    owners = [row for _, row in fired["OpenAI Organization Owner Granted"] if row.get("user") == JUDY]
+    assert [(r["principal"], r["reason"], r["severity"]) for r in owners] == [
+        (MALLORY, "organization_owner_granted", "critical")]
 
 
 def test_no_near_miss_trips_what_it_should_miss(story):

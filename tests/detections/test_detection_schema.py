@@ -306,7 +306,7 @@ def test_baselines_are_disabled_scheduled_outputlookup_searches(project):
     saved = conf("savedsearches.conf")
     transforms = conf("transforms.conf")
     collections = conf("collections.conf")
-    assert len(project["baselines"]) == 4
+    assert len(project["baselines"]) == 8
     for det in project["baselines"]:
         st = saved[bd.stanza_name(det)]
         assert st["disabled"] == "1" and st["enableSched"] == "1" and st["cron_schedule"]
@@ -351,6 +351,10 @@ def test_transforms_keep_the_knowledge_objects_stanzas(project):
     assert collections["ta_openai_audit_checkpoints"] == {"field.state": "string"}
 
 
+# lookups that ship a working default list (README and docs/detections.md say which)
+SHIPPED_DEFAULTS = {"openai_sensitive_scopes.csv"}
+
+
 def test_shipped_lookups_hold_only_commented_examples(project):
     transforms = conf("transforms.conf")
     for lk in project["lookups"]:
@@ -365,7 +369,10 @@ def test_shipped_lookups_hold_only_commented_examples(project):
             rows = list(csv.reader(fh))
         assert rows[0] and all(rows[0])
         assert len(rows) > 1, "%s: ship at least one commented example" % filename
-        assert all(r[0].startswith("# ") for r in rows[1:]), filename
+        if filename in SHIPPED_DEFAULTS:
+            assert all(r[0] and not r[0].startswith("#") and len(r) == len(rows[0]) for r in rows[1:]), filename
+        else:
+            assert all(r[0].startswith("# ") for r in rows[1:]), filename
 
 
 # ----------------------------------------------------------------------------- samples

@@ -68,9 +68,7 @@ class SplunkHome:
         """splunkd starts at `now`: the scheduled searches with run_on_startup run, the KV store keeps
         what they wrote."""
         app = self.splunkd()
-        for name, st in app.saved_searches.items():
-            if st.get("disabled") == "0" and st.get("run_on_startup") == "true":
-                app.run_saved_search(name, now=now)
+        app.run_startup_searches(now)
         transforms = app.confs["transforms"]
         for stanza, st in transforms.items():
             if st.get("external_type") == "kvstore":
@@ -86,7 +84,7 @@ def extract_spl(dest: Path) -> Path:
     return dest / APP
 
 
-NEW_LIST_YAML = """name: openai_corporate_asns
+NEW_LIST_YAML = """name: openai_partner_asns
 id: 6c0e4d1e-1111-4c1b-9d55-6a54b1f0c0de
 version: 1
 date: '2026-12-01'
@@ -105,9 +103,9 @@ def next_version(built: Path, work: Path) -> Path:
     for part in ("detections", "package/default", "package/lookups", "docs", "tests/detections/samples"):
         shutil.copytree(ROOT / part, project / part)
     shutil.copy(ROOT / "globalConfig.json", project / "globalConfig.json")  # the version the build checks
-    (project / "detections" / "lookups" / "openai_corporate_asns.yml").write_text(
+    (project / "detections" / "lookups" / "openai_partner_asns.yml").write_text(
         NEW_LIST_YAML + "maintained_by: admin\n")
-    (project / "package" / "lookups" / "openai_corporate_asns.csv").write_text(
+    (project / "package" / "lookups" / "openai_partner_asns.csv").write_text(
         "asn,description\n# 64496,example only\n")
     (project / "package" / "lookups" / "openai_corporate_cidrs.csv").write_text(
         "cidr,description\n# 203.0.113.0/24,another example only\n")
@@ -115,7 +113,7 @@ def next_version(built: Path, work: Path) -> Path:
     package = shutil.copytree(built, work / APP)
     for conf in ("transforms.conf", "collections.conf", "savedsearches.conf"):
         shutil.copy(project / "package" / "default" / conf, package / "default" / conf)
-    for csv_name in ("openai_corporate_asns.csv", "openai_corporate_cidrs.csv"):
+    for csv_name in ("openai_partner_asns.csv", "openai_corporate_cidrs.csv"):
         shutil.copy(project / "package" / "lookups" / csv_name, package / "lookups" / csv_name)
     app_conf = package / "default" / "app.conf"
     text, n = re.subn(r"^version = .*$", "version = 99.0.0", app_conf.read_text(), flags=re.M)
@@ -177,18 +175,18 @@ def test_admin_lists_survive_an_upgrade_and_the_detections_still_read_them(tmp_p
 
     # every list as the admin left it (the emptied one stays empty), the new list seeded once
     assert {c: home.records(c) for c in lists} == before
-    assert [r["asn"] for r in home.records("openai_corporate_asns")] == ["# 64496"]
+    assert [r["asn"] for r in home.records("openai_partner_asns")] == ["# 64496"]
     seeds_after = {r["_key"]: float(r["seeded_time"]) for r in home.records("openai_admin_list_seeds")}
-    assert sorted(seeds_after) == sorted(lists + ["openai_corporate_asns"])
+    assert sorted(seeds_after) == sorted(lists + ["openai_partner_asns"])
     assert {k: seeds_after[k] for k in lists} == seeds == {k: NOW for k in lists}
-    assert seeds_after["openai_corporate_asns"] == NOW + 7200
+    assert seeds_after["openai_partner_asns"] == NOW + 7200
     # and the detection still treats the admin's range as corporate and the admin's key as automation
     assert reasons(home.splunkd()) == set()
 
     # a restart is not a second seeding
     home.start(NOW + 10800)
     assert {c: home.records(c) for c in lists} == before
-    assert [r["asn"] for r in home.records("openai_corporate_asns")] == ["# 64496"]
+    assert [r["asn"] for r in home.records("openai_partner_asns")] == ["# 64496"]
 
 
 def test_rows_added_before_the_first_run_are_kept_beside_the_defaults(tmp_path):

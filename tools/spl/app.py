@@ -395,6 +395,15 @@ class App:
                            index_earliest=st.get("dispatch.index_earliest"),
                            index_latest=st.get("dispatch.index_latest"), all_time=all_time, started=started)
 
+    def run_startup_searches(self, now: float) -> List[str]:
+        """What splunkd does when it starts: every enabled scheduled search with run_on_startup = true
+        runs once (savedsearches.conf.spec, run_on_startup). Returns their names."""
+        names = [name for name, st in self.saved_searches.items()
+                 if st.get("disabled") == "0" and st.get("run_on_startup") == "true"]
+        for name in names:
+            self.run_saved_search(name, now=now)
+        return names
+
     def seed_baseline(self, name: str, now: Optional[float] = None) -> List[Dict[str, Any]]:
         """Seed a baseline as docs/detections.md tells admins to: its saved search by hand over the whole
         history up to `now` (latest=now, no earliest), with its _index_earliest/_index_latest terms removed."""
