@@ -280,6 +280,7 @@ def test_400_is_a_configuration_category(eng):
 
 def test_probe_makes_one_limit_1_request(eng):
     api = eng.FakeApi(events(eng, 5))
+    api.server_clock = lambda: 1795636800.0
     client = eng.make_client(api)
     result = client.probe()
     assert result.status == 200 and result.events == 1
