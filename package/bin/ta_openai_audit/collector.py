@@ -183,11 +183,12 @@ class StreamSummary:
 
 
     def checkpoint_line(self, now: float, clock_skew: Optional[float]) -> str:
-        """The per-run checkpoint summary (key=value, for the Input Health dashboard):
-        window, high_water and how far it is behind now, what the run did, the clock skew."""
+        """The stream's part of the per-run checkpoint summary line (key=value, read by the Input
+        Health dashboard): window, high_water and how far it is behind now (seconds), what the run
+        did, the measured clock skew (local minus the API's, seconds)."""
         lag = "-" if self.high_water is None else "%d" % max(0, int(now) - self.high_water)
         return (
-            "checkpoint_summary stream=%s window_start=%s window_end=%s high_water=%s lag_behind_now=%s "
+            "stream=%s window_start=%s window_end=%s high_water=%s lag_behind_now=%s "
             "events=%d pages=%d requests=%d errors=%d clock_skew=%s state=%s"
             % (
                 self.name,
