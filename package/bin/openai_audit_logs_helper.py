@@ -125,7 +125,7 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
             logger.info("input=%s %s seconds=%.1f", short_name, summary.line(), time.monotonic() - started)
             for stream in summary.streams:
                 logger.info("checkpoint_summary input=%s %s", short_name,
-                            stream.checkpoint_line(time.time(), summary.clock_skew))
+                            stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds))
     except CollectorError as exc:
         splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
     except Exception as exc:  # a bug or an unforeseen failure: full traceback, secrets redacted

@@ -254,8 +254,8 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
                         args.once = True  # retrying cannot fix a setting
                 if summary is not None:
                     for stream in summary.streams:
-                        logging.getLogger("ta_openai_audit").info(
-                            "checkpoint_summary input=%s %s", args.name, stream.checkpoint_line(time.time(), summary.clock_skew))
+                        line = stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds)
+                        logging.getLogger("ta_openai_audit").info("checkpoint_summary input=%s %s", args.name, line)
                     print(summary.line())
                     sys.stdout.flush()
                 if args.once or stop.is_set() or stop.wait(settings.interval):

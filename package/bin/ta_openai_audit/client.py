@@ -184,9 +184,9 @@ class AuditLogClient:
         self.timeout = (float(connect_timeout), float(read_timeout))
         self.time_budget = DEFAULT_TIME_BUDGET if time_budget is None else float(time_budget)
         self.logger = logger or logging.getLogger("ta_openai_audit.client")
-        self._stop = threading.Event()
+        self._stop_requested = False
         # Waits end as soon as stop() is called (a test may inject a fake sleep).
-        self._sleep = sleep or self._stop.wait
+        self._sleep = sleep or self._wait
         self._monotonic = monotonic
         self._clock = clock
         self._rng = rng or random.Random()
@@ -228,13 +228,23 @@ class AuditLogClient:
 
     def stop(self) -> None:
         """Ask the run to end: the wait or request in flight ends at once with StopRequested.
-        Safe to call from a signal handler or another thread."""
-        self._stop.set()
+        Safe to call from a signal handler or another thread: it takes no lock (a handler that
+        waited for a lock the interrupted main thread holds would never return)."""
+        self._stop_requested = True
         self._transport.cut()
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._stop_requested
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep in short steps, so that stop() ends the wait within a tenth of a second."""
+        end = self._monotonic() + seconds
+        while not self._stop_requested:
+            left = end - self._monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
 
     def __enter__(self) -> "AuditLogClient":
         return self

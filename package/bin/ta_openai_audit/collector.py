@@ -182,14 +182,14 @@ class StreamSummary:
         )
 
 
-    def checkpoint_line(self, now: float, clock_skew: Optional[float]) -> str:
+    def checkpoint_line(self, now: float, clock_skew: Optional[float], overlap_seconds: int) -> str:
         """The stream's part of the per-run checkpoint summary line (key=value, read by the Input
         Health dashboard): window, high_water and how far it is behind now (seconds), what the run
         did, the measured clock skew (local minus the API's, seconds)."""
         lag = "-" if self.high_water is None else "%d" % max(0, int(now) - self.high_water)
         return (
             "stream=%s window_start=%s window_end=%s high_water=%s lag_behind_now=%s "
-            "events=%d pages=%d requests=%d errors=%d clock_skew=%s state=%s"
+            "events=%d pages=%d requests=%d errors=%d clock_skew=%s overlap=%d state=%s"
             % (
                 self.name,
                 "-" if self.window_start is None else self.window_start,
@@ -201,6 +201,7 @@ class StreamSummary:
                 self.requests,
                 1 if self.error else 0,
                 "-" if clock_skew is None else "%.1f" % clock_skew,
+                overlap_seconds,
                 self.state(),
             )
         )
@@ -703,16 +704,26 @@ class Collector:
                     "checkpoint still holds the last complete page" % (event_id, where)
                 )
             page_ids.add(event_id)
+        times = [e["effective_at"] for e in data if walk.start <= e["effective_at"] <= upper]
+        for earlier, later in zip(times, times[1:]):
+            if later > earlier:
+                # The resume position is the oldest event written: with a page in any other order,
+                # a walk cut after it would resume below events it never wrote.
+                raise PaginationError(
+                    "%s is not ordered newest first (%s comes after %s): the collector's resume position "
+                    "relies on that order, so nothing of this page was sent; the checkpoint still holds the "
+                    "last complete page" % (where, _iso(later), _iso(earlier))
+                )
         position = walk.oldest
         if position is None:
             return
-        newer = [e for e in data if position < e["effective_at"] <= upper and e["effective_at"] >= walk.start]
+        newer = [t for t in times if t > position]
         if newer:
             raise PaginationError(
-                "%s holds %d events newer than the walk's position %s (e.g. %s at %s): the API is expected to "
-                "page newest first, so this page cannot follow the one before it; nothing of it was sent, the "
-                "checkpoint still holds the last complete page and the next run retries from there"
-                % (where, len(newer), _iso(position), newer[0]["id"], _iso(newer[0]["effective_at"]))
+                "%s holds %d events newer than the walk's position %s (the newest at %s): the API is expected to "
+                "page newest first, so this page cannot follow the one before it (a cursor that went back or "
+                "cycles); nothing of it was sent, the checkpoint still holds the last complete page and the "
+                "next run retries from there" % (where, len(newer), _iso(position), _iso(max(newer)))
             )
         at_position = len(walk.oldest_ids) + sum(1 for e in data if e["effective_at"] == position)
         if at_position > MAX_IDS_AT_ONE_SECOND:
