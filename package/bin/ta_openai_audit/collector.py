@@ -10,21 +10,21 @@ before is emitted, then the checkpoint records the walk's position: the oldest e
 processed so far (``oldest``) and the ids processed at that second (``oldest_ids``). A restart
 re-queries ``[window start, oldest]`` and skips ``oldest_ids``: no cursor has to survive, and at
 most the page in flight is sent again. When the window drains, ``high_water`` becomes the window's
-end and the ids sent with ``effective_at >= high_water - overlap`` are kept (``overlap_ids``): the
-next window starts ``overlap`` seconds back, so an event that shows up late is caught and one that
-was already sent is dropped.
+end and the ids sent in the overlap below it are kept (``overlap_ids``; "below it" means below the
+newest event sent when that is older, see Clock): the next window starts ``overlap`` seconds back,
+so an event that shows up late is caught and one that was already sent is dropped.
 
 Checkpoint record (format version 1), one per stream, JSON:
     {
       "version": 1,
       "start": 1732000000,          # first run's start setting, resolved; no window goes below it
       "high_water": 1732550000,     # end of the last drained window, or null before the first
-      "overlap_ids": {"audit_log-...": 1732549990},  # sent, effective_at >= high_water - overlap
+      "overlap_ids": {"audit_log-...": 1732549990},  # sent, effective_at >= min(high_water, newest) - overlap
       "walk": null | {              # the window being walked, when one is under way
         "start": 1732549100, "end": 1732553000,
         "oldest": 1732551000,       # oldest effective_at processed so far, null before the first page
         "oldest_ids": ["audit_log-..."],             # ids processed at that second
-        "recent_ids": {"audit_log-...": 1732552990}  # sent in this walk with effective_at >= end - overlap
+        "recent_ids": {"audit_log-...": 1732552990}  # sent in this walk, effective_at >= min(end, newest) - overlap
       },
       "updated_at": 1732553061      # informational
     }
