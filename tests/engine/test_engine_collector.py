@@ -18,6 +18,7 @@ from ta_openai_audit.errors import (
     AuthenticationError,
     CheckpointError,
     ConfigurationError,
+    PaginationError,
     PermissionDeniedError,
     RepeatedIdError,
 )
@@ -402,7 +403,42 @@ def test_local_clock_ahead_of_the_api_only_delays_events(eng, engine_logs):
     assert sorted(first.ids + second.ids) == sorted(e["id"] for e in early + late)
 
 
-# -- repeated ids ---------------------------------------------------------------------------------
+# -- repeated ids and pages out of order ------------------------------------------------------------
+
+
+def test_a_page_not_newest_first_is_refused_before_anything_is_sent(eng):
+    events = spread(eng, 50, eng.NOW - 3000, eng.NOW - 61)
+    h = Harness(eng, events)
+
+    def oldest_first(request):
+        status, body = h.api.list({"limit": ["100"], "effective_at[gte]": [str(eng.NOW - 86400)]})
+        body["data"].reverse()
+        return eng.response(request, 200, body)
+
+    h.api.script = [oldest_first]
+    sink = Sink()
+    with pytest.raises(PaginationError) as info:
+        h.run(sink)
+    assert sink.ids == [] and "not ordered newest first" in str(info.value)
+    assert h.record["walk"] is None and h.record["high_water"] is None
+    second, _ = h.run()
+    assert sorted(second.ids) == sorted(e["id"] for e in events)
+
+
+def test_a_record_unreadable_only_by_its_version_keeps_its_walk(eng, engine_logs):
+    events = spread(eng, 250, eng.NOW - 86400, eng.NOW - 61)
+    h = Harness(eng, events)
+    first, _ = h.run(should_stop=lambda: True if h.api.requests else False)
+    record = h.record
+    assert record["walk"]["oldest"] is not None
+    del record["version"]
+    h.store.update(KEY_NAME, record)
+    second, summary = h.run()
+    assert sorted(first.ids + second.ids) == sorted(e["id"] for e in events)  # none twice, none lost
+    assert "continues from its position" in summary.streams[0].recovery
+    assert h.record["version"] == CHECKPOINT_VERSION
+
+
 
 
 def test_a_cursor_that_does_not_move_stops_the_walk(eng, engine_logs):

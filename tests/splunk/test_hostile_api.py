@@ -276,20 +276,25 @@ def test_a_second_cli_process_on_the_same_state_file_is_refused(harness, tmp_pat
 # -- 7. corrupt state: every stream recovers, a record unreadable only by its version keeps its place ---
 
 
-def test_every_stream_of_a_corrupt_state_file_recovers_without_rereading_history(harness, tmp_path):
-    route = Route("cli", harness, tmp_path)
+def test_every_stream_of_a_corrupt_state_recovers_without_rereading_history(route):
     now = int(time.time())
     history = spread(20, now - 20 * 86400, now - 10 * 86400)
     history += [make_event(500 + i, now - 15 * 86400, "tenant.updated") for i in range(5)]
     recent = spread(30, now - 3600, now - 5, first=1000)
     recent += [make_event(1500 + i, now - 600 + i, "tenant.updated") for i in range(5)]
-    with HostileApi("normal", history + recent) as api:
+    keys = [route.key, route.key + ":tenant"]
+    if route.kind == "cli":
         route.state_file.write_text('{"main": {"version": 1, "high_wa')  # cut by a crash or a full disk
+    else:
+        for key in keys:
+            route.harness.splunkd.kv_put(COLLECTION, {"_key": key, "state": "{not json"})
+    with HostileApi("normal", history + recent) as api:
         route.run(api, tenant=True, start="30")
     once_each(route, recent)
-    for key in ("main", "main:tenant"):
+    for key in keys:
         assert log_lines(route, "checkpoint %r cannot be used" % key, "re-reading")
-    assert list(tmp_path.glob("state.json.corrupt-*"))
+    if route.kind == "cli":
+        assert list(route.state_file.parent.glob("state.json.corrupt-*"))
 
 
 def test_a_record_unreadable_only_by_its_version_keeps_its_position(route):
