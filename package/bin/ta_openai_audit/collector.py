@@ -527,32 +527,24 @@ class Collector:
     def _run_stream(self, stream: _Stream, emit: Emit, summary: StreamSummary) -> None:
         try:
             try:
-                self._walk(stream, emit, summary)
+                self._walk(stream, emit, summary, may_restart=True)
             except _ClockAhead:
                 # Nothing of the first page was sent and nothing was saved after it: walk again with
                 # the API's now (the measured skew is used from here on).
-                self._walk(stream, emit, summary)
+                self._walk(stream, emit, summary, may_restart=False)
         except StopRequested:
             summary.stopped = True
             self.logger.info("stream %s: stop requested during a request or a wait; the walk continues "
                              "next run from its checkpoint", stream.name)
-        finally:
-            if summary.high_water is None:
-                record = None
-                try:
-                    record = self.store.get(stream.key)
-                except Exception:  # only for the summary line: a failing store was reported already
-                    pass
-                if isinstance(record, dict) and _is_int(record.get("high_water")):
-                    summary.high_water = record["high_water"]
 
-    def _walk(self, stream: _Stream, emit: Emit, summary: StreamSummary) -> None:
+    def _walk(self, stream: _Stream, emit: Emit, summary: StreamSummary, may_restart: bool) -> None:
         settings = self.settings
         overlap = settings.overlap_seconds
         now, skew_used = self._now()
         window_end = now - settings.lag_seconds
         state = self._load(stream, now, window_end, summary)
         self._check_clock(stream, state, window_end, summary)
+        summary.high_water = state.high_water  # what the summary reports if the walk fails
 
         walk = state.walk
         if walk is None:
@@ -564,7 +556,6 @@ class Collector:
                     self.logger.debug(
                         "stream %s: nothing new (high_water %s, window end %s)", stream.name, _iso(state.high_water), _iso(window_end)
                     )
-                    summary.high_water = state.high_water
                     return
             if window_end < window_start:
                 self.logger.info(
@@ -604,7 +595,7 @@ class Collector:
 
         for page in self.client.pages(params):
             data = page["data"]
-            if summary.pages == 0:
+            if summary.pages == 0 and may_restart:
                 skew = self.client.clock_skew
                 if skew is not None and skew - skew_used > CLOCK_STEP_TOLERANCE:
                     self.logger.warning(
