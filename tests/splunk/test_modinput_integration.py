@@ -138,9 +138,11 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         ingested = [int(n) for n in re.findall(r"action=events_ingested .*?n_events=(\d+)", log)]
         assert ingested == [len(r.events) for r in (first, second, third, fourth, fifth)]
         checkpoint_lines = re.findall(r"checkpoint_summary input=main stream=(\w+) .*high_water=(\d+) "
-                                      r"lag_behind_now=(\d+) .*clock_skew=(-?[\d.]+)", log)
+                                      r"lag_behind_now=(\d+) .*clock_skew=(\S+)", log)
         assert [stream for stream, *_ in checkpoint_lines] == ["all", "tenant"] * 5
-        assert all(int(hw) >= now and int(lag) < 120 and abs(float(skew)) < 5 for _, hw, lag, skew in checkpoint_lines)
+        assert all(int(hw) >= now and int(lag) < 120 for _, hw, lag, _ in checkpoint_lines)
+        # measured from the Date header of every run that made a request ("-" when none was needed)
+        assert all(skew != "-" and abs(float(skew)) < 5 for *_, skew in checkpoint_lines[:8])
         runs = summary_lines(log)
         figures = {
             "events": len(received), "requests": requests_before + api.stats()["requests"], "pages": sum(r["pages"] for r in runs),
