@@ -47,7 +47,8 @@ class Route:
     def key(self) -> str:
         return "main" if self.kind == "cli" else INPUT_KEY
 
-    def start(self, api: HostileApi, tenant: bool = False, start: str = "2") -> "subprocess.Popen[bytes]":
+    def start(self, api: HostileApi, tenant: bool = False, start: str = "2",
+              python: Optional[str] = None) -> "subprocess.Popen[bytes]":
         if self.kind == "cli":
             env = dict(os.environ, OPENAI_ADMIN_KEY=KEY, PYTHONPATH=str(REPO / "package" / "bin"))
             args = [sys.executable, "-m", "ta_openai_audit", "collect", "--base-url", api.base_url, "--state-file",
@@ -59,7 +60,7 @@ class Route:
         self.harness.splunkd.add_account("main", KEY, base_url=api.base_url)
         params = {"account": "main", "index": "openai", "interval": "30", "start": start,
                   "tenant_scoped": "1" if tenant else "0", "lag_seconds": "0", "overlap_seconds": "900"}
-        return self.harness.start_input({"main": params})
+        return self.harness.start_input({"main": params}, python=python)
 
     def finish(self, proc: "subprocess.Popen[bytes]", started: Optional[float] = None, timeout: float = 120) -> Run:
         run = watch(proc, timeout, started)
@@ -198,6 +199,23 @@ def test_sigterm_ends_the_run_promptly_with_the_checkpoint_consistent(route, beh
             assert len(api.requests) <= signalled - started + 2
         print("\n%s %s: ended %.2fs after SIGTERM (%d requests)" % (route.kind, behaviour, after_signal,
                                                                      len(api.requests)))
+
+
+def test_deadline_and_stop_work_under_the_pythons_splunk_ships(harness, tmp_path, splunk_pythons):
+    for python in splunk_pythons:
+        route = Route("modinput", harness, tmp_path)
+        with HostileApi("drip_headers", spread(5, int(time.time()) - 300, int(time.time()) - 5), max_hold=90) as api:
+            run = route.finish(route.start(api, python=python))  # the deadline cuts the headers' drip
+            assert run.seconds < INPUT_BUDGET + 10 and log_lines(route, "no complete response within")
+            proc = route.start(api, python=python)
+            started = time.monotonic()
+            while len(api.requests) < 2 and time.monotonic() < started + 30:
+                time.sleep(0.05)
+            time.sleep(1)
+            signalled = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            route.finish(proc, started)
+            assert time.monotonic() - signalled < 3, python
 
 
 # -- 3. pagination that goes backwards stops loudly, before anything of the page is sent ---------------
