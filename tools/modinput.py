@@ -10,6 +10,7 @@ those logs.
     home = SplunkHome(app_dir, root, splunkd)     # root: an empty directory; splunkd: SplunkdSim
     run = home.run_input({"main": {"account": "demo", "index": "main"}})
     run.events                                    # [{"stanza", "time", "data", "source", ...}]
+    proc = home.start_input(...); ...; run = watch(proc)   # a run a test signals while it goes
 """
 from __future__ import annotations
 
@@ -43,14 +44,56 @@ def parse_stream(stdout: str) -> List[Dict[str, Any]]:
 
 
 class Run:
-    """What one modular input process did."""
+    """What one modular input process did (``peak_rss_kb``: its peak resident memory, when watched)."""
 
-    def __init__(self, returncode: int, stdout: str, stderr: str, seconds: float):
+    def __init__(self, returncode: int, stdout: str, stderr: str, seconds: float,
+                 peak_rss_kb: Optional[int] = None):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
         self.seconds = seconds
-        self.events = parse_stream(stdout)
+        self.peak_rss_kb = peak_rss_kb
+
+    @property
+    def events(self) -> List[Dict[str, Any]]:
+        """The events of its output, read as the modular input stream it is."""
+        return parse_stream(self.stdout)
+
+
+def peak_rss_kb(pid: int) -> Optional[int]:
+    """VmHWM of a running process (Linux), None when it cannot be read."""
+    try:
+        with open("/proc/%d/status" % pid, encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def watch(proc: "subprocess.Popen[bytes]", timeout: float = RUN_TIMEOUT, started: Optional[float] = None) -> Run:
+    """Wait for a started process, collecting its output and sampling its peak memory."""
+    started = time.monotonic() if started is None else started
+    deadline = started + timeout
+    peak = None
+    out, err = [b""], [b""]
+    while True:
+        sample = peak_rss_kb(proc.pid)
+        if sample is not None:
+            peak = max(peak or 0, sample)
+        try:
+            stdout, stderr = proc.communicate(timeout=0.1)
+            out.append(stdout or b"")
+            err.append(stderr or b"")
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.communicate()
+                raise
+    return Run(proc.returncode, b"".join(out).decode("utf-8"), b"".join(err).decode("utf-8"),
+               time.monotonic() - started, peak)
 
 
 class SplunkHome:
@@ -100,6 +143,18 @@ class SplunkHome:
             % (escape(splunkd.uri), escape(session_key or splunkd.session_key), escape(self.checkpoint_dir),
                "".join(confs))
         )
+
+    def start_input(self, stanzas: Dict[str, Dict[str, Any]], python: Optional[str] = None) -> "subprocess.Popen[bytes]":
+        """Start the input as splunkd does and hand its stdin the definition; ``watch`` it after."""
+        proc = subprocess.Popen(
+            [python or sys.executable, os.path.join(self.bin, INPUT_KIND + ".py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.bin, env=self.env(),
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(self.input_xml(stanzas).encode("utf-8"))
+        proc.stdin.close()
+        proc.stdin = None  # so that communicate() does not flush it again
+        return proc
 
     def run_input(self, stanzas: Dict[str, Dict[str, Any]], python: Optional[str] = None,
                   session_key: Optional[str] = None, timeout: float = RUN_TIMEOUT) -> Run:

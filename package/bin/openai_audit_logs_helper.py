@@ -2,10 +2,16 @@
 collector and writes every audit log as one event. Called by the UCC-generated
 openai_audit_logs.py (splunkd starts one process per input and interval).
 
-Events: time = effective_at, sourcetype openai:audit, source openai_audit:<account>, data = the
-audit log as compact JSON, unchanged. A page's events are written and flushed before the collector
-records the page in the KV store checkpoint (ta_openai_audit_checkpoints, key = the input's full
-stanza name), so a crash re-sends at most the page in flight and loses nothing.
+Events: time = effective_at, sourcetype openai:audit, source openai_audit:<account> (or
+openai_audit:<account>:backfill for the events of the input's initial window), data = the audit log
+as compact JSON, unchanged. A page's events are written and flushed before the collector records the
+page in the KV store checkpoint (ta_openai_audit_checkpoints, key = the input's full stanza name), so
+a crash re-sends at most the page in flight and loses nothing.
+
+Stopping: splunkd sends SIGTERM when it stops or the input is disabled; the handler cuts the request
+or wait in flight (the client's stop()), so the run ends within a second with the checkpoint at the
+last complete page. At the end of every run one ``checkpoint_summary`` line per stream goes to the
+input's log (the Input Health dashboard reads it from index=_internal).
 """
 from __future__ import annotations
 
@@ -25,13 +31,17 @@ from ta_openai_audit.proxy import proxy_url_from_settings
 from ta_openai_audit.settings import InputSettings
 
 _stop_requested = False
+_active_client = None
 
 
 def _request_stop(signum: Any = None, frame: Any = None) -> None:
-    # splunkd sends SIGTERM when it stops or the input is disabled: finish the page in
-    # flight, record it, and end, rather than die between writing events and the checkpoint.
+    # splunkd sends SIGTERM when it stops or the input is disabled: end the request or wait in
+    # flight (nothing of its page is sent) and stop after the page being written, rather than die
+    # between writing events and the checkpoint.
     global _stop_requested
     _stop_requested = True
+    if _active_client is not None:
+        _active_client.stop()
 
 
 def validate_input(definition: smi.ValidationDefinition) -> None:
@@ -59,6 +69,7 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
               event_writer: smi.EventWriter) -> None:
     """One poll of one input. Never raises: every failure is logged with its UCC category and
     the run ends, leaving the checkpoint where the last written page put it."""
+    global _active_client
     short_name = input_name.split("://", 1)[-1]
     logger = splunk_side.get_logger(short_name)
     started = time.monotonic()
@@ -79,28 +90,37 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
             time_budget=settings.time_budget,  # the engine's one rule (settings.py)
             logger=logger,
         )
-        source = "openai_audit:%s" % settings.account
+        _active_client = client
+        if _stop_requested:  # SIGTERM arrived while the configuration was being read
+            client.stop()
         # "default" is inputs.conf's word for "the default index", not an index name: leave the
         # event's index out and splunkd applies the input's setting.
         index = settings.index if settings.index and settings.index != "default" else None
-        events = splunk_side.EventStream(event_writer, input_name, source, index)
+        events = splunk_side.EventStream(event_writer, input_name, settings.account, index)
         collector = Collector(client, splunk_side.FlushBeforeCheckpoint(store, events.flush),
                               splunk_side.checkpoint_key(input_name), settings,
                               logger=logger, should_stop=lambda: _stop_requested)
 
+        def emit(raw: str, effective_at: int, event: Dict[str, Any]) -> None:
+            events.emit(raw, effective_at, event, collector.in_initial_window)
+
         summary = None
         try:
-            summary = collector.run(events.emit)
+            summary = collector.run(emit)
         except CollectorError as exc:
             summary = getattr(exc, "summary", None)
             splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
         finally:
+            _active_client = None
             events.flush()  # a page cut short by an error: its events go out, unrecorded (resent next run)
             client.close()
         if summary is not None:
             log.events_ingested(logger, splunk_side.checkpoint_key(input_name), splunk_side.SOURCETYPE, summary.events,
                                 settings.index or "default", account=settings.account)
             logger.info("input=%s %s seconds=%.1f", short_name, summary.line(), time.monotonic() - started)
+            for stream in summary.streams:
+                logger.info("checkpoint_summary input=%s %s", short_name,
+                            stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds))
     except CollectorError as exc:
         splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
     except Exception as exc:  # a bug or an unforeseen failure: full traceback, secrets redacted

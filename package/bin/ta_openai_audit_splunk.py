@@ -21,7 +21,7 @@ from solnlib import conf_manager, log
 from solnlib.modular_input import checkpointer
 from solnlib.soln_exceptions import ConfManagerException, ConfStanzaNotExistException
 
-from ta_openai_audit.errors import CheckpointError, CollectorError, ConfigurationError
+from ta_openai_audit.errors import CheckpointError, CollectorError, ConfigurationError, escape_controls
 
 ADDON_NAME = "TA-openai-audit"
 INPUT_TYPE = "openai_audit_logs"
@@ -42,6 +42,15 @@ Location = Tuple[str, str, int]
 def credential_realm(conf: str) -> str:
     """The storage/passwords realm UCC uses for the encrypted fields of ``conf``."""
     return "__REST_CREDENTIAL__#%s#configs/conf-%s" % (ADDON_NAME, conf)
+
+
+def event_sources(account: str) -> Tuple[str, str]:
+    """(source, backfill source) of the events of an account. Events of an input's initial window
+    (its first walk, before any high_water: the history read from ``start``) carry the backfill
+    source, so that detections can leave replayed history alone; every later window, late events
+    caught in the overlap included, carries the normal one."""
+    source = "openai_audit:%s" % account
+    return source, source + ":backfill"
 
 
 def checkpoint_key(input_name: str) -> str:
@@ -69,8 +78,9 @@ def _location_kwargs(location: Location) -> Dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ logging
 class SecretRedactor(logging.Filter):
-    """Replaces every registered secret in a log record by ``***`` (defence in depth: the
-    engine already keeps the key out of its messages)."""
+    """Replaces every registered secret in a log record by ``***`` and escapes control characters
+    in its message, so that no text (a server's, say) can start a forged line of the input log
+    (defence in depth: the engine already cleans what the server sends)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,15 +97,15 @@ class SecretRedactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = escape_controls(self.redact(message))
         if self._secrets:
-            message = record.getMessage()
-            redacted = self.redact(message)
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
-                record.exc_text = self.redact(record.exc_text)
-            if redacted != message:
-                record.msg, record.args = redacted, None
+                record.exc_text = self.redact(record.exc_text)  # a traceback keeps its lines
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
@@ -234,19 +244,27 @@ class EventStream:
     ``&``, ``<`` and ``>`` is all it needs.
     """
 
-    def __init__(self, event_writer: Any, stanza: str, source: str, index: Optional[str]):
+    def __init__(self, event_writer: Any, stanza: str, account: str, index: Optional[str]):
         self._writer = event_writer
         # splunklib keeps the stream it was given (sys.stdout under splunkd) in _out
         self._out = event_writer._out
+        self._head = "<event stanza=%s unbroken=\"1\"><time>" % quoteattr(stanza)
+        # (normal, backfill): the part between the time and the data for each source
+        self._middles = tuple(self._middle(source, index) for source in event_sources(account))
+        self._buffer: list = []
+
+    @staticmethod
+    def _middle(source: str, index: Optional[str]) -> str:
         meta = "<source>%s</source><sourcetype>%s</sourcetype>" % (escape(source), escape(SOURCETYPE))
         if index:
             meta += "<index>%s</index>" % escape(index)
-        self._head = "<event stanza=%s unbroken=\"1\"><time>" % quoteattr(stanza)
-        self._middle = "</time>" + meta + "<data>"
-        self._buffer: list = []
+        return "</time>" + meta + "<data>"
 
-    def emit(self, raw: str, effective_at: int, event: Any = None) -> None:
-        self._buffer.append("%s%d%s%s</data><done /></event>" % (self._head, effective_at, self._middle, escape(raw)))
+    def emit(self, raw: str, effective_at: int, event: Any = None, backfill: bool = False) -> None:
+        """One event; ``backfill``: it belongs to the input's initial window (its source says so)."""
+        self._buffer.append(
+            "%s%d%s%s</data><done /></event>" % (self._head, effective_at, self._middles[backfill], escape(raw))
+        )
 
     def flush(self) -> None:
         if not self._buffer:

@@ -144,7 +144,7 @@ class ShimWriter:
     def __init__(self, input_name: str = "openai_audit_logs://fuzz", account: str = "fuzz", index: str = "openai"):
         self.stream = io.StringIO()
         self.writer = smi.EventWriter(output=self.stream, error=io.StringIO())
-        self.events = EventStream(self.writer, input_name, "openai_audit:%s" % account, index)
+        self.events = EventStream(self.writer, input_name, account, index)
         self.emit = self.events.emit
 
     def store(self, store: Any) -> FlushBeforeCheckpoint:

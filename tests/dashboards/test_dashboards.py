@@ -450,6 +450,7 @@ class Demo:
     def __init__(self, scenario: str, lookups_dir: Path):
         self.scenario = scenario
         self.collected: Dict[str, List[Dict[str, Any]]] = {}  # account -> audit log dicts
+        self.summaries: Dict[str, Any] = {}  # account -> the collector's RunSummary
         self.store = MemoryCheckpointStore()
         self._collect()
         self.extra_events: List[Dict[str, Any]] = []
@@ -479,10 +480,10 @@ class Demo:
                 client = AuditLogClient(sim.base_url, DEFAULT_KEY, read_timeout=10, time_budget=30)
                 got: List[Dict[str, Any]] = []
                 try:
-                    Collector(client, self.store, splunk_side.checkpoint_key(account), settings,
-                              clock=lambda: NOW,
-                              should_stop=(lambda: bool(got)) if stop_after_first_page else None,
-                              ).run(lambda raw, at, event: got.append(json.loads(raw)))
+                    self.summaries[account] = Collector(
+                        client, self.store, splunk_side.checkpoint_key(account), settings, clock=lambda: NOW,
+                        should_stop=(lambda: bool(got)) if stop_after_first_page else None,
+                    ).run(lambda raw, at, event: got.append(json.loads(raw)))
                 finally:
                     client.close()
                 self.collected[account] = got
@@ -547,6 +548,11 @@ class Demo:
                 at[0] = NOW - 3600 * (len(counts) - 1 - i) - 30
                 solnlog.modular_input_start(logger, name)
                 solnlog.events_ingested(logger, key, splunk_side.SOURCETYPE, n, "main", account=name)
+                if i == len(counts) - 1:  # what the shim logs after the run that collected the demo
+                    summary = self.summaries[name]
+                    for stream in summary.streams:
+                        logger.info("checkpoint_summary input=%s %s", name,
+                                    stream.checkpoint_line(at[0], summary.clock_skew, 900))
                 solnlog.modular_input_end(logger, name)
             for when, exc in errors[name]:
                 at[0] = when
@@ -821,6 +827,22 @@ def test_checkpoint_state_is_read_from_the_kv_store_records(demo):
             assert abs(float(row["minutes_behind"]) - (NOW - state["high_water"]) / 60) <= 0.051
     assert rows[("lab", "all")]["status"] == "walking a window"
     assert rows[("prod", "all")]["status"] == "up to date"
+
+
+def test_collection_state_is_read_from_the_checkpoint_summary_lines(demo):
+    rows = {(r["input"], r["stream"]): r for r in run(demo, "openai_audit_input_health", "ds_collection_state")}
+    assert set(rows) == {("prod", "all"), ("prod", "tenant"), ("lab", "all")}
+    for (name, stream), row in rows.items():
+        state = demo.store.records[splunk_side.checkpoint_key(name) + (":tenant" if stream == "tenant" else "")]
+        summary = next(s for s in demo.summaries[name].streams if s.name == stream)
+        assert int(row["events"]) == summary.events and int(row["runs"]) == 1
+        assert row["clock"] == "ok"  # the API stand-in's Date header agrees with this host
+        if state["high_water"] is None:
+            assert row["status"] == "initial window (backfill) not finished" and "minutes_behind" not in row
+        else:
+            assert row["status"] == "collecting"
+            assert abs(float(row["minutes_behind"]) - (NOW - state["high_water"]) / 60) <= 0.051
+    assert rows[("lab", "all")]["last_state"] == "stopped"
 
 
 def test_collection_gap_panel_shows_what_the_detection_sees(demo):

@@ -7,6 +7,7 @@ be scripted to fail. Tests that need a real HTTP server use tools.openai_api_sim
 """
 from __future__ import annotations
 
+import email.utils
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import urllib3
 from requests.adapters import BaseAdapter
 
 from ta_openai_audit.client import AuditLogClient
@@ -52,6 +54,8 @@ class FakeApi(BaseAdapter):
         self.headers: List[Dict[str, str]] = []
         self.ignore_after = False  # a server whose cursor never moves
         self.send_kwargs: List[Dict[str, Any]] = []
+        # The server's clock for the Date header of normal answers (None: no Date header).
+        self.server_clock: Optional[Callable[[], float]] = None
 
     def add(self, events: List[Dict[str, Any]]) -> None:
         self.events.extend(events)
@@ -67,11 +71,12 @@ class FakeApi(BaseAdapter):
         if self.script:
             action = self.script.pop(0)
             if action is not None:
-                return action(request)
+                return _as_transported(action(request))
         if request.headers.get("Authorization") != "Bearer " + self.key:
             return response(request, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
         status, body = self.list(query)
-        return response(request, status, body)
+        headers = {"Date": http_date(self.server_clock())} if self.server_clock else None
+        return response(request, status, body, headers)
 
     def close(self):
         pass
@@ -119,10 +124,23 @@ def response(request, status: int, body: Any = None, headers: Optional[Dict[str,
     resp.request = request
     resp.url = request.url
     payload = raw if raw is not None else json.dumps(body).encode("utf-8")
-    resp.raw = io.BytesIO(payload)
-    resp.headers.update({"Content-Type": "application/json", "Date": "Wed, 25 Nov 2026 20:00:00 GMT"})
+    resp.headers.update({"Content-Type": "application/json"})
     resp.headers.update(headers or {})
+    resp.raw = io.BytesIO(payload)
+    return _as_transported(resp)
+
+
+def _as_transported(resp: requests.Response) -> requests.Response:
+    """What a real transport hands requests: a urllib3 response over the (here in-memory) body.
+    Scripted answers may set ``raw`` to a plain BytesIO."""
+    if isinstance(resp.raw, io.BytesIO):
+        resp.raw = urllib3.HTTPResponse(body=resp.raw, headers=dict(resp.headers), status=resp.status_code,
+                                        preload_content=False, decode_content=False)
     return resp
+
+
+def http_date(seconds: float) -> str:
+    return email.utils.formatdate(seconds, usegmt=True)
 
 
 class FakeClock:
@@ -143,7 +161,8 @@ class FakeClock:
 def make_client(api: FakeApi, clock: Optional[FakeClock] = None, key: str = KEY, **kwargs: Any) -> AuditLogClient:
     clock = clock or FakeClock()
     kwargs.setdefault("time_budget", 60)
-    client = AuditLogClient(BASE_URL, key, sleep=clock.sleep, monotonic=clock, rng=random.Random(7), **kwargs)
+    client = AuditLogClient(BASE_URL, key, sleep=clock.sleep, monotonic=clock, clock=clock, rng=random.Random(7),
+                            **kwargs)
     client.session.mount("https://", api)
     return client
 
@@ -180,7 +199,7 @@ def eng():
 
     return SimpleNamespace(
         KEY=KEY, NOW=NOW, BASE_URL=BASE_URL, FakeApi=FakeApi, FakeClock=FakeClock, make_event=make_event,
-        make_client=make_client, make_settings=make_settings, response=response,
+        make_client=make_client, make_settings=make_settings, response=response, http_date=http_date,
     )
 
 

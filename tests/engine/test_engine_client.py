@@ -1,6 +1,7 @@
 """AuditLogClient: paging, envelope validation, retries, time budget, error mapping."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -8,7 +9,7 @@ import logging
 import pytest
 import requests
 
-from ta_openai_audit.client import MAX_ATTEMPTS, validate_page
+from ta_openai_audit.client import MAX_ATTEMPTS, MAX_BODY_BYTES, RETRY_AFTER_FLOOR, validate_page
 from ta_openai_audit.errors import (
     ApiUnavailableError,
     AuthenticationError,
@@ -16,6 +17,7 @@ from ta_openai_audit.errors import (
     ConfigurationError,
     MalformedPageError,
     PermissionDeniedError,
+    StopRequested,
     TLSVerificationError,
 )
 
@@ -175,6 +177,58 @@ def test_retry_after_is_honoured(eng, clock):
     assert clock.sleeps == [7.0, 2.5]
 
 
+def test_retry_after_below_the_floor_is_raised_to_it(eng, clock):
+    api = eng.FakeApi(events(eng, 1))
+    api.script = [status(429, headers={"Retry-After": "0"}), status(429, headers={"Retry-After": "0.2"})]
+    client = eng.make_client(api, clock)
+    list(client.pages({}))
+    assert clock.sleeps == [RETRY_AFTER_FLOOR, RETRY_AFTER_FLOOR]
+
+
+@pytest.mark.parametrize("raw,headers,words", [
+    (b'{"object":"list","data":[{"id":"a","type":"t","effective_at":1,"x":NaN}],"has_more":false}', {},
+     "NaN is not a JSON value"),
+    (b'{"object":"list","data":[],"has_more":false,"x":-Infinity}', {}, "-Infinity is not a JSON value"),
+    (b"{}", {"Content-Length": str(MAX_BODY_BYTES + 1)}, "more than the %d bytes" % MAX_BODY_BYTES),
+    (gzip.compress(b'{"object":"list","data":[],"has_more":false,"p":"' + b" " * MAX_BODY_BYTES + b'"}'),
+     {"Content-Encoding": "gzip"}, "once decompressed"),
+    (b"{}", {"Content-Encoding": "br"}, "Content-Encoding 'br'"),
+])
+def test_bodies_json_cannot_carry_or_too_large_are_malformed(eng, clock, raw, headers, words):
+    api = eng.FakeApi()
+    api.script = [status(200, headers=headers, raw=raw)]
+    client = eng.make_client(api, clock, time_budget=0)
+    with pytest.raises(ApiUnavailableError) as info:
+        list(client.pages({}))
+    assert "malformed page" in str(info.value) and words in str(info.value)
+    assert info.value.category == "data"
+
+
+def test_a_gzip_page_within_the_bound_is_read(eng, clock):
+    body = {"object": "list", "data": events(eng, 3), "has_more": False}
+    api = eng.FakeApi()
+    api.script = [status(200, headers={"Content-Encoding": "gzip"}, raw=gzip.compress(json.dumps(body).encode()))]
+    pages = list(eng.make_client(api, clock).pages({}))
+    assert pages[0]["data"] == body["data"]
+
+
+def test_stop_ends_a_wait_at_once_and_sends_nothing_more(eng):
+    import threading
+    import time
+
+    from ta_openai_audit.client import AuditLogClient
+
+    api = eng.FakeApi(events(eng, 1))
+    api.script = [status(429, headers={"Retry-After": "30"})]
+    client = AuditLogClient(eng.BASE_URL, eng.KEY, time_budget=60)
+    client.session.mount("https://", api)
+    threading.Timer(0.3, client.stop).start()
+    started = time.monotonic()
+    with pytest.raises(StopRequested):
+        list(client.pages({}))
+    assert time.monotonic() - started < 2 and len(api.requests) == 1
+
+
 def test_retry_after_beyond_budget_gives_up_at_once(eng, clock):
     api = eng.FakeApi(events(eng, 1))
     api.script = [status(429, headers={"Retry-After": "3600"})]
@@ -280,6 +334,7 @@ def test_400_is_a_configuration_category(eng):
 
 def test_probe_makes_one_limit_1_request(eng):
     api = eng.FakeApi(events(eng, 5))
+    api.server_clock = lambda: 1795636800.0
     client = eng.make_client(api)
     result = client.probe()
     assert result.status == 200 and result.events == 1

@@ -18,6 +18,7 @@ from ta_openai_audit.errors import (
     AuthenticationError,
     CheckpointError,
     ConfigurationError,
+    PaginationError,
     PermissionDeniedError,
     RepeatedIdError,
 )
@@ -323,14 +324,8 @@ def test_random_crashes_late_events_and_polls_never_lose_or_repeat_much(eng):
 
 
 def test_budget_exhaustion_keeps_the_checkpoint_at_the_last_page(eng):
-    from requests import Response
-
     def fail(request):
-        r = Response()
-        r.status_code, r.request, r.url = 503, request, request.url
-        import io
-        r.raw = io.BytesIO(b'{"error":{"message":"overloaded"}}')
-        return r
+        return eng.response(request, 503, {"error": {"message": "overloaded"}})
 
     now = eng.NOW
     events = spread(eng, 250, now - 86400, now - 61)
@@ -371,17 +366,79 @@ def test_start_is_pinned_at_the_first_run(eng):
     assert h.api.requests[-1]["effective_at[gte]"] == [str(eng.NOW - 7 * 86400)]
 
 
-def test_clock_going_backwards_makes_no_request(eng):
-    h = Harness(eng, spread(eng, 10, eng.NOW - 500, eng.NOW - 61))
-    h.run()
-    requests_before = len(h.api.requests)
-    h.later(-600)
-    sink, summary = h.run()
-    assert sink.ids == [] and len(h.api.requests) == requests_before
-    assert h.record["high_water"] == eng.NOW - 60
+def test_high_water_left_ahead_by_a_wrong_clock_is_rewound_and_nothing_is_lost(eng, engine_logs):
+    # One run with the local clock an hour ahead and no Date header to correct it: the window
+    # ends an hour in the future. Then the clock is corrected and the events of that hour arrive.
+    early = spread(eng, 40, eng.NOW - 3000, eng.NOW - 61)
+    h = Harness(eng, early)
+    h.later(3600)
+    first, _ = h.run()
+    assert h.record["high_water"] == eng.NOW + 3600 - 60
+    h.later(-3600 + 700)
+    late = spread(eng, 60, eng.NOW - 60, eng.NOW + 600, first_id=1000)
+    h.api.add(late)
+    second, summary = h.run()
+    assert sorted(first.ids + second.ids) == sorted(e["id"] for e in early + late)
+    assert len(second.ids) == len(set(second.ids)) == 60  # nothing sent twice
+    jump = [r for r in engine_logs.records if "clock jump" in r.getMessage()]
+    assert jump and jump[0].levelno == logging.ERROR and "rewound" in jump[0].getMessage()
+    assert summary.streams[0].clock_jump and h.record["high_water"] == eng.NOW + 700 - 60
 
 
-# -- repeated ids ---------------------------------------------------------------------------------
+def test_local_clock_ahead_of_the_api_only_delays_events(eng, engine_logs):
+    early = spread(eng, 40, eng.NOW - 3000, eng.NOW - 61)
+    h = Harness(eng, early)
+    h.api.server_clock = lambda: h.clock.now - 3600  # the API's Date: an hour behind this host
+    h.later(3600)
+    first, summary = h.run()
+    assert sorted(first.ids) == sorted(e["id"] for e in early)
+    # The window ends at the API's now minus the lag, not this host's.
+    assert h.record["high_water"] == eng.NOW - 60 and summary.clock_skew == pytest.approx(3600, abs=1)
+    skew_lines = [r for r in engine_logs.records if r.getMessage().startswith("clock skew")]
+    assert skew_lines and skew_lines[0].levelno == logging.ERROR and "ahead of" in skew_lines[0].getMessage()
+    late = spread(eng, 30, eng.NOW - 60, eng.NOW + 300, first_id=1000)
+    h.api.add(late)
+    h.later(400)
+    second, _ = h.run()
+    assert sorted(first.ids + second.ids) == sorted(e["id"] for e in early + late)
+
+
+# -- repeated ids and pages out of order ------------------------------------------------------------
+
+
+def test_a_page_not_newest_first_is_refused_before_anything_is_sent(eng):
+    events = spread(eng, 50, eng.NOW - 3000, eng.NOW - 61)
+    h = Harness(eng, events)
+
+    def oldest_first(request):
+        status, body = h.api.list({"limit": ["100"], "effective_at[gte]": [str(eng.NOW - 86400)]})
+        body["data"].reverse()
+        return eng.response(request, 200, body)
+
+    h.api.script = [oldest_first]
+    sink = Sink()
+    with pytest.raises(PaginationError) as info:
+        h.run(sink)
+    assert sink.ids == [] and "not ordered newest first" in str(info.value)
+    assert h.record["walk"] is None and h.record["high_water"] is None
+    second, _ = h.run()
+    assert sorted(second.ids) == sorted(e["id"] for e in events)
+
+
+def test_a_record_unreadable_only_by_its_version_keeps_its_walk(eng, engine_logs):
+    events = spread(eng, 250, eng.NOW - 86400, eng.NOW - 61)
+    h = Harness(eng, events)
+    first, _ = h.run(should_stop=lambda: True if h.api.requests else False)
+    record = h.record
+    assert record["walk"]["oldest"] is not None
+    del record["version"]
+    h.store.update(KEY_NAME, record)
+    second, summary = h.run()
+    assert sorted(first.ids + second.ids) == sorted(e["id"] for e in events)  # none twice, none lost
+    assert "continues from its position" in summary.streams[0].recovery
+    assert h.record["version"] == CHECKPOINT_VERSION
+
+
 
 
 def test_a_cursor_that_does_not_move_stops_the_walk(eng, engine_logs):

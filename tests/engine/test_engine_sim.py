@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ta_openai_audit.checkpoint import MemoryCheckpointStore
-from ta_openai_audit.client import AuditLogClient
+from ta_openai_audit.client import RETRY_AFTER_FLOOR, AuditLogClient
 from ta_openai_audit.collector import Collector
 from ta_openai_audit.errors import ApiUnavailableError, AuthenticationError, PermissionDeniedError
 from ta_openai_audit.settings import InputSettings
@@ -91,7 +91,7 @@ def test_every_fault_kind_is_survived_exactly_once(every_id):
         expected = every_id(sim, **end) + every_id(sim, tenant_only=True, **end)
         assert sorted(sink.ids) == sorted(expected)
         assert summary.requests == stats["requests"] and summary.requests > summary.pages
-        assert 0.0 in sleeps  # Retry-After: 0 was honoured
+        assert RETRY_AFTER_FLOOR in sleeps  # Retry-After: 0 was honoured, raised to the floor
 
 
 def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_checkpoint(every_id):

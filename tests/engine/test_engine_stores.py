@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -99,3 +101,28 @@ def test_missing_directory_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError) as info:
         store.update("k", {})
     assert "cannot write state file" in str(info.value)
+
+
+def test_after_a_corrupt_file_every_key_it_lacks_is_reported_corrupt(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_bytes(b"{half a reco")
+    store = FileCheckpointStore(str(path))
+    store.update("k", {"high_water": 5})  # the first stream recovered and wrote its record
+    assert store.get("k") == {"high_water": 5}
+    with pytest.raises(CorruptCheckpointError) as info:  # the second must recover too, not start over
+        FileCheckpointStore(str(path)).get("k:tenant")
+    assert "was corrupt (kept at %s" % path in str(info.value)
+
+
+def test_the_lock_admits_one_process_per_state_file(tmp_path):
+    path = str(tmp_path / "state.json")
+    first = FileCheckpointStore(path)
+    first.lock()
+    child = subprocess.run([sys.executable, "-c", "import sys; from ta_openai_audit.checkpoint import "
+                            "FileCheckpointStore as S; S(sys.argv[1]).lock()", path],
+                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert child.returncode == 1 and "in use by another collect process (pid %d)" % os.getpid() in child.stderr
+    first.unlock()
+    second = FileCheckpointStore(path)
+    second.lock()
+    second.unlock()

@@ -48,14 +48,15 @@ def summary_lines(log: str) -> List[Dict[str, float]]:
     return found
 
 
-def assert_event_shape(event: Dict[str, Any], source_events: Dict[str, Dict[str, Any]]) -> None:
+def assert_event_shape(event: Dict[str, Any], source_events: Dict[str, Dict[str, Any]],
+                       source: str = "openai_audit:main") -> None:
     obj = json.loads(event["data"])
     original = source_events[obj["id"]]
     assert obj == original
     assert event["data"] == json.dumps(original, separators=(",", ":"), ensure_ascii=False)
     assert int(event["time"]) == original["effective_at"]
     assert event["sourcetype"] == "openai:audit"
-    assert event["source"] == "openai_audit:main"
+    assert event["source"] == source
     assert event["index"] == "openai"
     assert event["stanza"] == KEY
 
@@ -119,7 +120,11 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         assert [i for i, c in counts.items() if c > 1] == []
         assert set(counts) == set(source)
         assert set(counts) <= served | api.served_ids()
-        for event in received:
+        # The initial window (the first run here) is a backfill; every later window, the late event
+        # caught in the overlap included, has the normal source.
+        for event in first.events:
+            assert_event_shape(event, source, "openai_audit:main:backfill")
+        for event in received[len(first.events):]:
             assert_event_shape(event, source)
 
         records = harness.splunkd.kv_records(COLLECTION)
@@ -132,6 +137,12 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         assert log.count("action=started") == 5 and log.count("action=ended") == 5
         ingested = [int(n) for n in re.findall(r"action=events_ingested .*?n_events=(\d+)", log)]
         assert ingested == [len(r.events) for r in (first, second, third, fourth, fifth)]
+        checkpoint_lines = re.findall(r"checkpoint_summary input=main stream=(\w+) .*high_water=(\d+) "
+                                      r"lag_behind_now=(\d+) .*clock_skew=(\S+)", log)
+        assert [stream for stream, *_ in checkpoint_lines] == ["all", "tenant"] * 5
+        assert all(int(hw) >= now and int(lag) < 120 for _, hw, lag, _ in checkpoint_lines)
+        # runs 1-3 always ask the API, so they measured the skew ("-" when a run needed no request)
+        assert all(skew != "-" and abs(float(skew)) < 5 for *_, skew in checkpoint_lines[:6])
         runs = summary_lines(log)
         figures = {
             "events": len(received), "requests": requests_before + api.stats()["requests"], "pages": sum(r["pages"] for r in runs),

@@ -8,8 +8,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -30,17 +28,6 @@ def complete_events(stdout: str):
     body = body[: end + len("</event>")] if end >= 0 else ""
     root = ET.fromstring("<stream>%s</stream>" % body)
     return [json.loads(e.find("data").text)["id"] for e in root.findall("event")]
-
-
-def start_run(harness):
-    xml = harness.input_xml({"main": PARAMS})
-    proc = subprocess.Popen([sys.executable, os.path.join(harness.bin, "openai_audit_logs.py")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=harness.bin, env=harness.env())
-    proc.stdin.write(xml.encode("utf-8"))
-    proc.stdin.close()
-    proc.stdin = None  # so that communicate() does not flush it again
-    return proc
 
 
 def read_until(proc, n_events: int, timeout: float = 60.0) -> bytes:
@@ -65,7 +52,7 @@ def test_interrupted_run_is_continued_by_the_next(harness, sig):
               for _ in range(1500)]
     with ApiSim(events=events, seed=13, latency_ms=60) as api:
         harness.splunkd.add_account("main", DEFAULT_KEY, base_url=api.base_url)
-        proc = start_run(harness)
+        proc = harness.start_input({"main": PARAMS})
         try:
             out = read_until(proc, 3 * PAGE + 1)
             proc.send_signal(sig)

@@ -116,18 +116,18 @@ def test_event_stream_writes_what_splunklib_writes_one_page_at_a_time():
     raw = '{"id":"audit_log-1","type":"x<y>&\\"z\\"","effective_at":1795600000,"s":"]]></data>\\u0001"}'
     ours, theirs = io.StringIO(), io.StringIO()
     ours_writer = smi.EventWriter(output=ours, error=io.StringIO())
-    stream = splunk_side.EventStream(ours_writer, 'openai_audit_logs://a"&b', "openai_audit:a<b>", "main")
+    stream = splunk_side.EventStream(ours_writer, 'openai_audit_logs://a"&b', "a<b>", "main")
     store = splunk_side.FlushBeforeCheckpoint(MemoryCheckpointStore(), stream.flush)
     stream.emit(raw, 1795600000)
-    stream.emit(raw, 1795600001)
+    stream.emit(raw, 1795600001, backfill=True)
     assert ours.getvalue() == ""  # buffered until the checkpoint write
     store.update("k", {"state": 1})
     assert store.get("k") == {"state": 1}
     ours_writer.close()
     theirs_writer = smi.EventWriter(output=theirs, error=io.StringIO())
-    for at in (1795600000, 1795600001):
+    for at, source in ((1795600000, "openai_audit:a<b>"), (1795600001, "openai_audit:a<b>:backfill")):
         theirs_writer.write_event(smi.Event(data=raw, time=at, index="main", sourcetype="openai:audit",
-                                            source="openai_audit:a<b>", stanza='openai_audit_logs://a"&b'))
+                                            source=source, stanza='openai_audit_logs://a"&b'))
     theirs_writer.close()
 
     def canonical(document):

@@ -4,6 +4,8 @@
     ... python -m ta_openai_audit collect --base-url URL --state-file state.json --output events.jsonl --once
 
 The key is read only from the environment (never from the command line, where `ps` shows it).
+`collect` holds an exclusive lock on the state file for as long as it runs: a second process on the
+same file is refused (two would write every event twice).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from . import __version__
 from .checkpoint import FileCheckpointStore
 from .client import AuditLogClient
 from .collector import Collector
-from .errors import CollectorError, ConfigurationError
+from .errors import CheckpointError, CollectorError, ConfigurationError, escape_controls
 from .settings import (
     DEFAULT_INTERVAL,
     DEFAULT_LAG,
@@ -39,8 +41,19 @@ CLOCK_SKEW_LIMIT = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-class _Stopped(Exception):
-    """SIGINT/SIGTERM arrived while the client was waiting to retry."""
+class _CleanLog(logging.Filter):
+    """The key never reaches stderr, and no text can start a line of its own there."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = escape_controls(message.replace(self._secret, "[REDACTED]"))
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,13 +110,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not api_key:
         print("error: set the %s environment variable to the admin API key" % KEY_ENV, file=sys.stderr)
         return EXIT_USAGE
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_CleanLog(api_key))
     try:
         if args.command == "check":
             return _check(args, api_key)
         return _collect(args, api_key)
     except ConfigurationError as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print("error: %s" % _clean_text(exc, api_key), file=sys.stderr)
         return EXIT_USAGE
+
+
+def _clean_text(value: Any, api_key: str) -> str:
+    return escape_controls(str(value).replace(api_key, "[REDACTED]"))
 
 
 def _client(args: argparse.Namespace, api_key: str, **kwargs: Any) -> AuditLogClient:
@@ -208,23 +227,26 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
     budget = args.time_budget if args.time_budget is not None else settings.time_budget
 
     stop = threading.Event()
+    client = _client(args, api_key, time_budget=budget)
+    state_store = FileCheckpointStore(args.state_file)
+    try:
+        state_store.lock()
+    except CheckpointError as exc:
+        client.close()
+        print("error: %s" % exc, file=sys.stderr)
+        return EXIT_FAILED
 
     def on_signal(signum: int, frame: Any) -> None:
-        logging.getLogger("ta_openai_audit").info("signal %d: finishing the current page, then exiting", signum)
+        # Ends the request or retry wait in flight at once (nothing of its page is written).
         stop.set()
+        client.stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def interruptible_sleep(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise _Stopped()
-
-    client = _client(args, api_key, time_budget=budget, sleep=interruptible_sleep)
     _repair_last_line(args.output)
     exit_code = EXIT_OK
     try:
         with open(args.output, "a", encoding="utf-8") as output:
-            store = _DurableOutput(FileCheckpointStore(args.state_file), output)
+            store = _DurableOutput(state_store, output)
 
             def emit(raw_json: str, effective_at: int, event: Dict[str, Any]) -> None:
                 output.write(raw_json + "\n")
@@ -238,21 +260,23 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
                 try:
                     summary = collector.run(emit)
                     exit_code = EXIT_OK
-                except _Stopped:
-                    pass
                 except CollectorError as exc:
-                    print("error: %s: %s" % (exc.category, exc), file=sys.stderr)
+                    print("error: %s: %s" % (exc.category, _clean_text(exc, api_key)), file=sys.stderr)
                     summary = exc.summary
                     exit_code = EXIT_FAILED
                     if isinstance(exc, ConfigurationError):
                         args.once = True  # retrying cannot fix a setting
                 if summary is not None:
+                    for stream in summary.streams:
+                        line = stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds)
+                        logging.getLogger("ta_openai_audit").info("checkpoint_summary input=%s %s", args.name, line)
                     print(summary.line())
                     sys.stdout.flush()
                 if args.once or stop.is_set() or stop.wait(settings.interval):
                     break
     finally:
         client.close()
+        state_store.unlock()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stop.is_set():

@@ -16,7 +16,16 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
 from .errors import CheckpointError, CorruptCheckpointError
+
+# The key, in a state file started after a corrupt one was moved aside, that names where it went.
+RECOVERED_MARK = "#recovered_from"
 
 
 class MemoryCheckpointStore:
@@ -46,12 +55,50 @@ class FileCheckpointStore:
     os.replace()d over the old file and the directory fsync'ed, so a crash or a kill leaves either
     the old or the new file, never a mix. A file that cannot be decoded is reported by get()
     (CorruptCheckpointError); the next update() moves it aside to ``<path>.corrupt-<time>`` so the
-    admin keeps it, and starts a fresh file.
+    admin keeps it, and starts a fresh file that remembers it (``RECOVERED_MARK``): every key asked
+    for later that the fresh file does not hold is reported as corrupt too, so each stream of the
+    file goes through the collector's recovery instead of looking like a first run.
+
+    ``lock()`` takes an exclusive lock on ``<path>.lock`` for the life of a run (one process per
+    state file); a second process is refused with a CheckpointError naming the holder.
     """
 
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
         self._lock = threading.Lock()
+        self._lock_file: Any = None
+
+    def lock(self) -> None:
+        lock_path = self.path + ".lock"
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise CheckpointError("cannot open the lock file %s: %s" % (lock_path, exc)) from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise CheckpointError(
+                "state file %s is in use by another collect process (pid %s): two processes on one state "
+                "file would write every event twice. Stop the other one, or give this one its own "
+                "--state-file and --output" % (self.path, holder)
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
 
     def _read_all(self) -> Dict[str, Any]:
         try:
@@ -76,7 +123,13 @@ class FileCheckpointStore:
 
     def get(self, key: str) -> Optional[Dict[str, Any]]:
         with self._lock:
-            return self._read_all().get(key)
+            records = self._read_all()
+        if key not in records and RECOVERED_MARK in records:
+            raise CorruptCheckpointError(
+                "state file %s was corrupt (kept at %s) and holds no record for %r yet"
+                % (self.path, records[RECOVERED_MARK], key)
+            )
+        return records.get(key)
 
     def update(self, key: str, state: Dict[str, Any]) -> None:
         with self._lock:
@@ -99,7 +152,7 @@ class FileCheckpointStore:
                 os.replace(self.path, aside)
             except OSError as exc:
                 raise CheckpointError("cannot move corrupt state file %s aside: %s" % (self.path, exc)) from None
-            return {}
+            return {RECOVERED_MARK: aside}
 
     def _write_all(self, records: Dict[str, Any]) -> None:
         directory = os.path.dirname(self.path)

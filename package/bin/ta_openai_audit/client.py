@@ -2,21 +2,40 @@
 
 One requests.Session per run. Every page is validated before it is handed on; 429, 5xx, network
 errors and malformed bodies are retried with exponential backoff and full jitter (Retry-After
-wins when the server sends it) until the time budget for that page runs out. 401/403/TLS errors
-are never retried. TLS verification is always on. The API key lives only in the session's
-Authorization header: it is not logged, and anything the server echoes back is redacted.
+wins when the server sends it, never less than RETRY_AFTER_FLOOR) until the time budget for that
+page runs out. 401/403/TLS errors are never retried. TLS verification is always on. The API key
+lives only in the session's Authorization header: it is not logged, and anything the server
+echoes back is redacted and has its control characters escaped.
+
+Bounds against a server that misbehaves:
+- every attempt has a wall-clock deadline, min(read timeout, what is left of the page's budget):
+  a timer cuts the connection when it passes, so a server that drips one byte a second or sends
+  nothing cannot hold a run (the socket timeouts alone apply to each read, not to the request);
+- ``stop()`` (a signal handler may call it) cuts the request in flight and ends any wait at once:
+  the caller gets StopRequested and nothing of that page;
+- a body is read in chunks and decompressed by the client itself, never beyond MAX_BODY_BYTES
+  (Content-Length is checked first): a larger page, or a compressed one inflating beyond it, is
+  a malformed page;
+- NaN and Infinity, which Python's json accepts but JSON does not, make a page malformed;
+- every response's Date header measures the local clock's skew (``clock_skew``), which the
+  collector uses to keep its window end behind the server's now.
 """
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import os
 import random
 import re
+import socket
+import threading
 import time
+import zlib
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .errors import (
@@ -26,7 +45,9 @@ from .errors import (
     ConfigurationError,
     MalformedPageError,
     PermissionDeniedError,
+    StopRequested,
     TLSVerificationError,
+    escape_controls,
 )
 from .proxy import redact_proxy_url
 from .settings import validate_base_url
@@ -36,11 +57,67 @@ DEFAULT_TIME_BUDGET = 120.0
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 MAX_ATTEMPTS = 12
+# A Retry-After below this is raised to it: "Retry-After: 0" from a struggling server would
+# otherwise turn the retries into a burst.
+RETRY_AFTER_FLOOR = 1.0
+# A page holds at most 100 events of a few KB each; 16 MiB (decompressed) leaves a wide margin
+# and bounds the memory one page can take.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_MAX_SERVER_TEXT = 300
 MIN_KEY_LENGTH = 20
 _RETRY_STATUSES = frozenset([408, 429, 500, 502, 503, 504])
 _USER_AGENT = "TA-openai-audit/%s (+requests %s)" % (__version__, requests.__version__)
 _URL_CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s:]*:[^/@\s]*@")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)\S+")
+
+
+class _ConnectionTracker(HTTPAdapter):
+    """requests' HTTP adapter that remembers the connection the request in flight uses, so that
+    the deadline timer or a stop request (another thread, or a signal handler) can cut it:
+    shutting a socket down ends a blocked read at once on every platform."""
+
+    def __init__(self) -> None:
+        self.current: Any = None
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._track(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        self._track(manager)
+        return manager
+
+    def _track(self, manager: Any) -> None:
+        if getattr(manager, "_ta_tracked", False):
+            return
+        new_pool = manager._new_pool
+
+        def tracked_pool(*args: Any, **kwargs: Any) -> Any:
+            pool = new_pool(*args, **kwargs)
+            get_conn = pool._get_conn
+
+            def tracked_conn(*a: Any, **k: Any) -> Any:
+                self.current = get_conn(*a, **k)
+                return self.current
+
+            pool._get_conn = tracked_conn
+            return pool
+
+        manager._new_pool = tracked_pool
+        manager._ta_tracked = True
+
+    def cut(self) -> None:
+        sock = getattr(self.current, "sock", None)
+        if isinstance(sock, socket.socket):
+            try:
+                # The base class's shutdown: the TLS layer's would also tear down its state
+                # under the reading thread's feet.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class ProbeResult(NamedTuple):
@@ -73,8 +150,9 @@ class AuditLogClient:
         read_timeout: float = 60,
         time_budget: Optional[float] = None,
         logger: Optional[logging.Logger] = None,
-        sleep: Callable[[float], Any] = time.sleep,
+        sleep: Optional[Callable[[float], Any]] = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         rng: Optional[random.Random] = None,
     ):
         self.base_url = validate_base_url(base_url)
@@ -106,10 +184,16 @@ class AuditLogClient:
         self.timeout = (float(connect_timeout), float(read_timeout))
         self.time_budget = DEFAULT_TIME_BUDGET if time_budget is None else float(time_budget)
         self.logger = logger or logging.getLogger("ta_openai_audit.client")
-        self._sleep = sleep
+        self._stop_requested = False
+        # Waits end as soon as stop() is called (a test may inject a fake sleep).
+        self._sleep = sleep or self._wait
         self._monotonic = monotonic
+        self._clock = clock
         self._rng = rng or random.Random()
         self.requests_made = 0
+        # Local clock minus the server's (from the last Date header), None before any response.
+        self.clock_skew: Optional[float] = None
+        self._deadline_passed = False
 
         session = requests.Session()
         # Only our settings decide the proxy, CA bundle and credentials: with trust_env a
@@ -122,9 +206,14 @@ class AuditLogClient:
             {
                 "Authorization": "Bearer " + api_key,
                 "Accept": "application/json",
+                # Only what _read_body can decompress within its bound.
+                "Accept-Encoding": "gzip, deflate",
                 "User-Agent": _USER_AGENT,
             }
         )
+        self._transport = _ConnectionTracker()
+        session.mount("https://", self._transport)
+        session.mount("http://", self._transport)
         self.session = session
 
     def __repr__(self) -> str:
@@ -136,6 +225,26 @@ class AuditLogClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def stop(self) -> None:
+        """Ask the run to end: the wait or request in flight ends at once with StopRequested.
+        Safe to call from a signal handler or another thread: it takes no lock (a handler that
+        waited for a lock the interrupted main thread holds would never return)."""
+        self._stop_requested = True
+        self._transport.cut()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop_requested
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep in short steps, so that stop() ends the wait within a tenth of a second."""
+        end = self._monotonic() + seconds
+        while not self._stop_requested:
+            left = end - self._monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
 
     def __enter__(self) -> "AuditLogClient":
         return self
@@ -166,9 +275,9 @@ class AuditLogClient:
         Raises AuthenticationError, PermissionDeniedError, TLSVerificationError,
         ApiUnavailableError (network, 429, 5xx) or MalformedPageError."""
         started = self._monotonic()
-        wall = time.time()
+        wall = self._clock()
         try:
-            response, page = self._attempt({"limit": 1})
+            response, page = self._attempt({"limit": 1}, self.timeout[1])
         except _Retry as failure:
             raise ApiUnavailableError(failure.reason, category=failure.category) from None
         elapsed = self._monotonic() - started
@@ -187,15 +296,19 @@ class AuditLogClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.stopped:
+                raise StopRequested()
+            # The attempt's wall-clock deadline: never past the page's budget.
+            deadline = min(self.timeout[1], max(1.0, self.time_budget - (self._monotonic() - started)))
             try:
-                _, page = self._attempt(query)
+                _, page = self._attempt(query, deadline)
                 if attempt > 1:
                     self.logger.info("request succeeded after %d attempts", attempt)
                 return page
             except _Retry as failure:
                 elapsed = self._monotonic() - started
                 if failure.retry_after is not None:
-                    delay = failure.retry_after
+                    delay = max(failure.retry_after, RETRY_AFTER_FLOOR)
                 else:
                     delay = self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
                 if attempt >= MAX_ATTEMPTS or elapsed + delay > self.time_budget:
@@ -210,20 +323,54 @@ class AuditLogClient:
                     "attempt %d failed (%s); retrying in %.1fs", attempt, failure.reason, delay
                 )
                 self._sleep(delay)
+                if self.stopped:
+                    raise StopRequested()
 
-    def _attempt(self, query: Mapping[str, Any]) -> Tuple[requests.Response, Dict[str, Any]]:
-        """One HTTP request. Returns (response, validated page); raises _Retry for what is worth
-        retrying and a CollectorError for what is not."""
+    def _attempt(self, query: Mapping[str, Any], deadline: float) -> Tuple[requests.Response, Dict[str, Any]]:
+        """One HTTP request, cut when ``deadline`` seconds have passed or stop() is called.
+        Returns (response, validated page); raises _Retry for what is worth retrying,
+        StopRequested, and a CollectorError for what is not."""
         self.requests_made += 1
+        self._deadline_passed = False
+        timer = threading.Timer(deadline, self._deadline_reached)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._request(query, deadline)
+        except _Retry as failure:
+            if self.stopped:
+                raise StopRequested() from None
+            if self._deadline_passed:
+                raise _Retry(
+                    "no complete response within %.0fs (the request's deadline: read timeout or what "
+                    "was left of the time budget); last error: %s" % (deadline, failure.reason),
+                    category="connection",
+                ) from None
+            raise
+        finally:
+            timer.cancel()
+
+    def _deadline_reached(self) -> None:
+        self._deadline_passed = True
+        self._transport.cut()
+
+    def _request(self, query: Mapping[str, Any], deadline: float) -> Tuple[requests.Response, Dict[str, Any]]:
+        connect_timeout, read_timeout = self.timeout
+        sent_at = self._clock()
         try:
             response = self.session.get(
                 self.url,
                 params=query,
-                timeout=self.timeout,
+                timeout=(min(connect_timeout, deadline), min(read_timeout, deadline)),
                 verify=self.verify,
                 allow_redirects=False,
+                stream=True,
             )
-            body = response.content  # read now, so a cut-off body fails inside this try
+            self._measure_skew(response, sent_at)
+            try:
+                body = self._read_body(response)  # inside this try: a cut-off body is retried
+            finally:
+                response.close()
         except requests.exceptions.SSLError as exc:
             if _looks_like_verification_failure(exc):
                 raise TLSVerificationError(
@@ -245,13 +392,18 @@ class AuditLogClient:
             raise _Retry("connection error: %s" % self._clean(exc), category="connection") from None
         except requests.exceptions.RequestException as exc:
             raise _Retry("request failed: %s" % self._clean(exc), category="connection") from None
+        except OSError as exc:  # a socket cut by the deadline or stop() while urllib3 reads
+            raise _Retry("connection error: %s" % self._clean(exc), category="connection") from None
+        except MalformedPageError as exc:  # a body larger than MAX_BODY_BYTES
+            raise _Retry("malformed page: %s" % self._clean(exc.message), category="data") from None
 
         status = response.status_code
         if status == 200:
             try:
                 page = validate_page(_decode_json(body))
             except MalformedPageError as exc:
-                raise _Retry("malformed page: %s" % exc.message, category="data") from None
+                # Its text quotes the server's values: clean them like any server message.
+                raise _Retry("malformed page: %s" % self._clean(exc.message), category="data") from None
             self.logger.debug(
                 "GET audit_logs %s -> 200: %d events, has_more=%s",
                 _describe(query),
@@ -293,6 +445,53 @@ class AuditLogClient:
         error.server_date = _http_date(response)
         raise error
 
+    def _measure_skew(self, response: requests.Response, sent_at: float) -> None:
+        server_date = _http_date(response)
+        if server_date is not None:
+            # The Date header is truncated to the second: its middle is the best estimate.
+            self.clock_skew = (sent_at + self._clock()) / 2 - (server_date + 0.5)
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The body, decompressed, never more than MAX_BODY_BYTES (MalformedPageError beyond)."""
+        length = response.headers.get("Content-Length")
+        if length is not None and length.strip().isdigit() and int(length) > MAX_BODY_BYTES:
+            raise MalformedPageError(
+                "the response announces %s bytes, more than the %d bytes a page may have"
+                % (length.strip(), MAX_BODY_BYTES)
+            )
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            inflater = zlib.decompressobj()
+        elif encoding in ("identity", ""):
+            inflater = None
+        else:
+            raise MalformedPageError("the response uses Content-Encoding %r, which was not asked for" % encoding)
+        body = bytearray()
+        received = 0
+        try:
+            for chunk in response.raw.stream(_READ_CHUNK, decode_content=False):
+                received += len(chunk)
+                if inflater is None:
+                    body += chunk
+                else:
+                    while chunk:
+                        body += inflater.decompress(chunk, MAX_BODY_BYTES + 1 - len(body))
+                        chunk = inflater.unconsumed_tail
+                        if len(body) > MAX_BODY_BYTES:
+                            break
+                if len(body) > MAX_BODY_BYTES or received > MAX_BODY_BYTES:
+                    raise MalformedPageError(
+                        "the body is larger than the %d bytes a page may have%s: not read further"
+                        % (MAX_BODY_BYTES, "" if inflater is None else " once decompressed (%d bytes received)" % received)
+                    )
+            if inflater is not None:
+                body += inflater.flush()
+        except zlib.error as exc:
+            raise MalformedPageError("the %s body cannot be decompressed (%s)" % (encoding, exc)) from None
+        return bytes(body)
+
     def _server_message(self, body: bytes) -> str:
         try:
             message = _decode_json(body)["error"]["message"]
@@ -300,16 +499,18 @@ class AuditLogClient:
             return ""
         if not isinstance(message, str):
             return ""
-        return ": " + self._clean(message)[:300]
+        return ": " + self._clean(message)
 
     def _clean(self, value: Any) -> str:
-        """Text of an exception or server message with secrets removed."""
+        """Text of an exception or a server-supplied string, fit for a log line or stderr:
+        secrets removed, control characters escaped, shortened."""
         text = str(value)
         for secret in self._secrets:
             if secret:
                 text = text.replace(secret, "[REDACTED]")
         text = _URL_CREDENTIALS_RE.sub("***:***@", text)
-        return _BEARER_RE.sub(r"\1[REDACTED]", text)
+        text = escape_controls(_BEARER_RE.sub(r"\1[REDACTED]", text))
+        return text if len(text) <= 2 * _MAX_SERVER_TEXT else text[:_MAX_SERVER_TEXT] + "... (%d characters)" % len(text)
 
 
 def validate_page(body: Any) -> Dict[str, Any]:
@@ -339,14 +540,20 @@ def validate_page(body: Any) -> Dict[str, Any]:
     return body
 
 
-def _decode_json(body: bytes) -> Any:
-    import json
+def _reject_constant(name: str) -> Any:
+    raise ValueError("%s is not a JSON value" % name)
 
+
+def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
+        # NaN/Infinity: Python reads them, but an event carrying one could not be written back
+        # as valid JSON.
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: nested deeper than the parser allows, as broken as any other body
-        raise MalformedPageError("the body is not valid JSON (%d bytes; %s)" % (len(body), type(exc).__name__)) from None
+        raise MalformedPageError(
+            "the body is not valid JSON (%d bytes; %s: %s)" % (len(body), type(exc).__name__, str(exc)[:100])
+        ) from None
 
 
 def _retry_after(response: requests.Response) -> Optional[float]:

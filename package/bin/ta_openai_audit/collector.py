@@ -10,32 +10,52 @@ before is emitted, then the checkpoint records the walk's position: the oldest e
 processed so far (``oldest``) and the ids processed at that second (``oldest_ids``). A restart
 re-queries ``[window start, oldest]`` and skips ``oldest_ids``: no cursor has to survive, and at
 most the page in flight is sent again. When the window drains, ``high_water`` becomes the window's
-end and the ids sent with ``effective_at >= high_water - overlap`` are kept (``overlap_ids``): the
-next window starts ``overlap`` seconds back, so an event that shows up late is caught and one that
-was already sent is dropped.
+end and the ids sent in the overlap below it are kept (``overlap_ids``; "below it" means below the
+newest event sent when that is older, see Clock): the next window starts ``overlap`` seconds back,
+so an event that shows up late is caught and one that was already sent is dropped.
 
 Checkpoint record (format version 1), one per stream, JSON:
     {
       "version": 1,
       "start": 1732000000,          # first run's start setting, resolved; no window goes below it
       "high_water": 1732550000,     # end of the last drained window, or null before the first
-      "overlap_ids": {"audit_log-...": 1732549990},  # sent, effective_at >= high_water - overlap
+      "overlap_ids": {"audit_log-...": 1732549990},  # sent, effective_at >= min(high_water, newest) - overlap
       "walk": null | {              # the window being walked, when one is under way
         "start": 1732549100, "end": 1732553000,
         "oldest": 1732551000,       # oldest effective_at processed so far, null before the first page
         "oldest_ids": ["audit_log-..."],             # ids processed at that second
-        "recent_ids": {"audit_log-...": 1732552990}  # sent in this walk with effective_at >= end - overlap
+        "recent_ids": {"audit_log-...": 1732552990}  # sent in this walk, effective_at >= min(end, newest) - overlap
       },
       "updated_at": 1732553061      # informational
     }
-Only ids inside an overlap (plus one second's worth) are kept, so the record does not grow with the
-backlog.
+Only ids inside an overlap (plus one second's worth, at most MAX_IDS_AT_ONE_SECOND) are kept, so
+the record does not grow with the backlog.
 
-Recovery policy for a checkpoint that cannot be used (undecodable, not an object, no or an unknown
-``version``, a field of the wrong type or an implausible time): it is logged at ERROR with what was
-found, then
-  1. if a plausible ``high_water`` can be read from it (an integer Unix time between 2020 and one day
-     ahead of now), collection resumes from there: window ``[high_water - overlap, now - lag]``. Nothing
+Clock (the window end is a promise that nothing older is still to come, so it must not run ahead of
+the API's clock): every response's Date header measures the local clock's skew (client.clock_skew).
+The window end is ``now - lag`` with ``now`` the local clock, or the API's when the local clock is
+ahead: a local clock ahead of the API only delays events, never loses them. The first response of a
+run that shows the local clock ahead by more than CLOCK_STEP_TOLERANCE restarts the walk with the
+corrected now before anything of that page is sent. A high_water (or a walk's end) ahead of the
+window end is a clock jump (an earlier run had a clock ahead): logged at ERROR and rewound to the
+newest event actually sent (every id kept in the overlap stays, so nothing is sent twice from it),
+or, when no id was kept, to a day back (RECOVERY_WINDOW); an initial walk keeps its position and
+only its end comes back. Skew beyond CLOCK_SKEW_WARNING is logged at WARNING, beyond the overlap at
+ERROR, and every run's summary carries it (``clock_skew``).
+
+Pagination the collector does not trust blindly: a page with an event newer than the walk's
+position (pages must come newest first), an id seen twice, more than MAX_IDS_AT_ONE_SECOND ids at
+one second, stop the walk with a PaginationError/RepeatedIdError before anything of that page is
+sent. A page entirely older than the window ends the walk (the rest can only be older still). A run
+stops (and the next continues) after MAX_PAGES_PER_RUN pages or run_time_limit() seconds.
+
+A record whose only problem is its ``version`` (missing, older or newer) but whose fields read as
+format 1 is used as it is (logged at ERROR, rewritten in format 1): it has a position, so keep it.
+
+Recovery policy for a checkpoint that cannot be used (undecodable, not an object, a field of the
+wrong type or an implausible time): it is logged at ERROR with what was found, then
+  1. if a plausible ``high_water`` can be read from it (an integer Unix time between 2020 and 2100;
+     one ahead of now is then rewound as a clock jump), collection resumes from there: window ``[high_water - overlap, now - lag]``. Nothing
      is lost; the ids already sent were lost with the record, so events in the re-read overlap (and
      a walk in progress above high_water) may be sent twice. The log names that interval.
   2. otherwise the window is ``[max(configured start, now - lag - overlap - 24 h), now - lag]``: at
@@ -58,20 +78,35 @@ import json
 import logging
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .errors import (
     CheckpointError,
     CollectorError,
     ConfigurationError,
+    PaginationError,
     RepeatedIdError,
+    StopRequested,
 )
 from .settings import InputSettings, is_tenant_scoped
 
 CHECKPOINT_VERSION = 1
 RECOVERY_WINDOW = 24 * 3600
 _MIN_PLAUSIBLE_TIME = 1577836800  # 2020-01-01: older than any OpenAI audit log
-_FUTURE_TOLERANCE = 86400
+# 2100-01-01: a later time is garbage; an earlier one ahead of now is a clock jump (rewound).
+_MAX_PLAUSIBLE_TIME = 4102444800
+# A high_water or window end this far ahead of now (seconds) is a clock jump; the Date header's
+# one-second resolution and the request's duration make smaller differences noise.
+CLOCK_STEP_TOLERANCE = 2
+# Local clock skew (seconds) worth a WARNING; beyond the overlap it is an ERROR.
+CLOCK_SKEW_WARNING = 30
+# Ids at one effective_at second that one walk may hold (100 full pages): beyond it the API is
+# handing out fresh ids without the walk moving, and the checkpoint would grow without bound.
+MAX_IDS_AT_ONE_SECOND = 10_000
+# Pages one run walks before it stops and leaves the rest to the next run (a million events).
+MAX_PAGES_PER_RUN = 10_000
+# Ids of out-of-window events quoted in the log line that reports them.
+_IDS_QUOTED = 10
 
 Emit = Callable[[str, int, Dict[str, Any]], Any]
 
@@ -99,7 +134,16 @@ def compact_json(event: Dict[str, Any]) -> str:
 def _iso(ts: Optional[int]) -> str:
     if ts is None:
         return "-"
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "%d (not a date)" % ts
+
+
+def run_time_limit(settings: InputSettings) -> float:
+    """Seconds one run may walk before it stops with its checkpoint and leaves the rest to the
+    next run: five intervals, at least five minutes (a backfill goes on run after run)."""
+    return float(max(300, 5 * settings.interval))
 
 
 class StreamSummary:
@@ -118,24 +162,58 @@ class StreamSummary:
         self.drained = False
         self.stopped = False
         self.recovery: Optional[str] = None  # what the recovery policy did, if it ran
+        self.clock_jump: Optional[str] = None  # what the clock-jump rewind did, if it ran
         self.error: Optional[str] = None
+        self.high_water: Optional[int] = None  # the checkpoint's high_water when the run ended
+        self.requests = 0
 
     def as_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
 
     def line(self) -> str:
         window = "[%s, %s]" % (_iso(self.window_start), _iso(self.window_end))
-        state = "error" if self.error else "drained" if self.drained else "stopped" if self.stopped else (
-            "nothing new" if self.window_start is None else "in progress"
-        )
         return "stream=%s window=%s events=%d pages=%d skipped_duplicates=%d state=%s" % (
             self.name,
             window,
             self.events,
             self.pages,
             self.skipped_duplicates,
-            state,
+            self.state(),
         )
+
+
+    def checkpoint_line(self, now: float, clock_skew: Optional[float], overlap_seconds: int) -> str:
+        """The stream's part of the per-run checkpoint summary line (key=value, read by the Input
+        Health dashboard): window, high_water and how far it is behind now (seconds), what the run
+        did, the measured clock skew (local minus the API's, seconds)."""
+        lag = "-" if self.high_water is None else "%d" % max(0, int(now) - self.high_water)
+        return (
+            "stream=%s window_start=%s window_end=%s high_water=%s lag_behind_now=%s "
+            "events=%d pages=%d requests=%d errors=%d clock_skew=%s overlap=%d state=%s"
+            % (
+                self.name,
+                "-" if self.window_start is None else self.window_start,
+                "-" if self.window_end is None else self.window_end,
+                "-" if self.high_water is None else self.high_water,
+                lag,
+                self.events,
+                self.pages,
+                self.requests,
+                1 if self.error else 0,
+                "-" if clock_skew is None else "%.1f" % clock_skew,
+                overlap_seconds,
+                self.state(),
+            )
+        )
+
+    def state(self) -> str:
+        if self.error:
+            return "error"
+        if self.drained:
+            return "drained"
+        if self.stopped:
+            return "stopped"
+        return "nothing_new" if self.window_start is None else "in_progress"
 
 
 class RunSummary:
@@ -144,6 +222,7 @@ class RunSummary:
         self.requests = 0
         self.pages = 0
         self.skipped_duplicates = 0
+        self.clock_skew: Optional[float] = None  # local clock minus the API's, when measured
         self.streams: List[StreamSummary] = []
 
     def line(self) -> str:
@@ -160,6 +239,7 @@ class RunSummary:
             "requests": self.requests,
             "pages": self.pages,
             "skipped_duplicates": self.skipped_duplicates,
+            "clock_skew": self.clock_skew,
             "streams": [s.as_dict() for s in self.streams],
         }
 
@@ -169,6 +249,18 @@ class RunSummary:
 
 class _BadRecord(Exception):
     pass
+
+
+class _VersionOnly(Exception):
+    """A record whose fields read as format 1 although its version says otherwise."""
+
+    def __init__(self, problem: str, state: "_State"):
+        super().__init__(problem)
+        self.state = state
+
+
+class _ClockAhead(Exception):
+    """The first response showed the local clock ahead of the API's: walk again with its now."""
 
 
 class _Walk:
@@ -212,21 +304,31 @@ class _State:
 
     @classmethod
     def from_record(cls, record: Any, now: float) -> "_State":
-        """Strict reader for format 1; raises _BadRecord saying what is wrong."""
+        """Strict reader for format 1; raises _BadRecord saying what is wrong, or _VersionOnly
+        (with the state read) when only the version is not 1."""
         if not isinstance(record, dict):
             raise _BadRecord("it is a %s, not a JSON object" % type(record).__name__)
         version = record.get("version")
+        problem = None
         if "version" not in record:
-            raise _BadRecord("it has no version field (an older format)")
-        if not _is_int(version):
-            raise _BadRecord("its version %r is not a number" % (version,))
-        if version < CHECKPOINT_VERSION:
-            raise _BadRecord("it is format %d, an older format (this add-on writes %d)" % (version, CHECKPOINT_VERSION))
-        if version > CHECKPOINT_VERSION:
-            raise _BadRecord(
-                "it is format %d, written by a newer version of the add-on (this one reads %d)"
-                % (version, CHECKPOINT_VERSION)
-            )
+            problem = "it has no version field (an older format)"
+        elif not _is_int(version):
+            problem = "its version %r is not a number" % (version,)
+        elif version < CHECKPOINT_VERSION:
+            problem = "it is format %d, an older format (this add-on writes %d)" % (version, CHECKPOINT_VERSION)
+        elif version > CHECKPOINT_VERSION:
+            problem = "it is format %d, written by a newer version of the add-on (this one reads %d)" % (
+                version, CHECKPOINT_VERSION)
+        try:
+            state = cls._fields(record, now)
+        except _BadRecord as why:
+            raise _BadRecord("%s; %s" % (problem, why) if problem else str(why)) from None
+        if problem:
+            raise _VersionOnly(problem, state)
+        return state
+
+    @classmethod
+    def _fields(cls, record: Dict[str, Any], now: float) -> "_State":
         start = _time_field(record, "start", now)
         high_water = record.get("high_water")
         if high_water is not None:
@@ -256,13 +358,14 @@ def _is_int(value: Any) -> bool:
 
 
 def _plausible_time(value: Any, now: float) -> bool:
-    return _is_int(value) and _MIN_PLAUSIBLE_TIME <= value <= now + _FUTURE_TOLERANCE
+    # ``now`` is not a bound: a time ahead of it is a clock jump, which the walk rewinds.
+    return _is_int(value) and _MIN_PLAUSIBLE_TIME <= value < _MAX_PLAUSIBLE_TIME
 
 
 def _time_field(record: Dict[str, Any], name: str, now: float, prefix: str = "") -> int:
     value = record.get(name)
     if not _plausible_time(value, now):
-        raise _BadRecord("%s%s is %r, not a Unix time between 2020 and tomorrow" % (prefix, name, value))
+        raise _BadRecord("%s%s is %r, not a Unix time between 2020 and 2100" % (prefix, name, value))
     return value
 
 
@@ -292,8 +395,11 @@ class Collector:
 
     ``emit(raw_json, effective_at, event)`` is called for every new event of a page before the
     checkpoint records that page; if it raises, the run stops at once and the checkpoint still
-    describes the previous page. ``should_stop()`` (optional) is asked after every page; when it
-    returns true the run ends there, with the checkpoint consistent.
+    describes the previous page. While it runs, ``in_initial_window`` tells the sink whether the
+    event belongs to the input's initial window (the first window of a stream: the checkpoint has
+    no high_water yet; that walk may span several runs), which the add-on writes as a backfill.
+    ``should_stop()`` (optional) is asked after every page; when it returns true the run ends there,
+    with the checkpoint consistent; ``client.stop()`` ends a wait or request in flight as well.
 
     Errors of one stream (CollectorError) do not stop the other stream; after all streams ran the
     first error is raised again with ``.summary`` set to the run's summary.
@@ -319,6 +425,9 @@ class Collector:
         self.logger = logger or logging.getLogger("ta_openai_audit.collector")
         self._clock = clock
         self._should_stop = should_stop or (lambda: False)
+        self.in_initial_window = False
+        self._run_started = 0.0
+        self._run_pages = 0
 
     # -- streams ------------------------------------------------------------------------
 
@@ -356,13 +465,16 @@ class Collector:
     def run(self, emit: Emit) -> RunSummary:
         summary = RunSummary()
         first_request = self.client.requests_made
+        self._run_started = self._clock()
+        self._run_pages = 0
         errors: List[CollectorError] = []
         try:
             for stream in self.streams():
-                if self._should_stop():
+                if self._stopping():
                     break
                 stream_summary = StreamSummary(stream.name, stream.key)
                 summary.streams.append(stream_summary)
+                stream_first_request = self.client.requests_made
                 try:
                     self._run_stream(stream, emit, stream_summary)
                 except CollectorError as exc:
@@ -372,23 +484,67 @@ class Collector:
                     )
                     errors.append(exc)
                 finally:
+                    self.in_initial_window = False
+                    stream_summary.requests = self.client.requests_made - stream_first_request
                     summary.events += stream_summary.events
                     summary.pages += stream_summary.pages
                     summary.skipped_duplicates += stream_summary.skipped_duplicates
                     self.logger.info("%s", stream_summary.line())
         finally:
             summary.requests = self.client.requests_made - first_request
+            summary.clock_skew = self.client.clock_skew
+            self._report_skew(summary.clock_skew)
         if errors:
             errors[0].summary = summary
             raise errors[0]
         return summary
 
+    def _stopping(self) -> bool:
+        return self._should_stop() or self.client.stopped
+
+    def _report_skew(self, skew: Optional[float]) -> None:
+        if skew is None or abs(skew) <= CLOCK_SKEW_WARNING:
+            return
+        overlap = self.settings.overlap_seconds
+        if skew > 0:
+            effect = ("the collector keeps its windows behind the API's clock, so events are delayed, not lost, "
+                      "but a run after the clock is corrected finds its checkpoint ahead and rewinds it")
+        else:
+            effect = "events are collected %.0fs later than they could be" % -skew
+        self.logger.log(
+            logging.ERROR if abs(skew) > overlap else logging.WARNING,
+            "clock skew: the local clock is %.0fs %s the API's (Date header)%s: %s. Fix NTP on this host",
+            abs(skew), "ahead of" if skew > 0 else "behind",
+            ", more than the overlap (%ds)" % overlap if abs(skew) > overlap else "", effect,
+        )
+
+    def _now(self) -> Tuple[int, float]:
+        """(now, skew used): the local clock, or the API's when the local clock is ahead of it."""
+        skew = self.client.clock_skew
+        used = skew if skew is not None and skew > 0 else 0.0
+        return int(self._clock() - used), used
+
     def _run_stream(self, stream: _Stream, emit: Emit, summary: StreamSummary) -> None:
+        try:
+            try:
+                self._walk(stream, emit, summary, may_restart=True)
+            except _ClockAhead:
+                # Nothing of the first page was sent and nothing was saved after it: walk again with
+                # the API's now (the measured skew is used from here on).
+                self._walk(stream, emit, summary, may_restart=False)
+        except StopRequested:
+            summary.stopped = True
+            self.logger.info("stream %s: stop requested during a request or a wait; the walk continues "
+                             "next run from its checkpoint", stream.name)
+
+    def _walk(self, stream: _Stream, emit: Emit, summary: StreamSummary, may_restart: bool) -> None:
         settings = self.settings
         overlap = settings.overlap_seconds
-        now = int(self._clock())
+        now, skew_used = self._now()
         window_end = now - settings.lag_seconds
         state = self._load(stream, now, window_end, summary)
+        self._check_clock(stream, state, window_end, summary)
+        summary.high_water = state.high_water  # what the summary reports if the walk fails
 
         walk = state.walk
         if walk is None:
@@ -410,50 +566,70 @@ class Collector:
             walk = state.walk = _Walk(window_start, window_end)
         else:
             summary.resumed_at = walk.oldest
+        initial = state.high_water is None
         summary.window_start, summary.window_end = walk.start, walk.end
         upper = walk.oldest if walk.oldest is not None else walk.end
         self.logger.info(
-            "stream %s: window [%s, %s]%s",
+            "stream %s: window [%s, %s]%s%s",
             stream.name, _iso(walk.start), _iso(walk.end),
             " resuming at %s (%d ids already sent there)" % (_iso(walk.oldest), len(walk.oldest_ids))
             if walk.oldest is not None else "",
+            " (initial window: events are written as a backfill)" if initial else "",
         )
         params = dict(stream.params)
         params["effective_at[gte]"] = walk.start
         params["effective_at[lte]"] = upper
-        recent_floor = walk.end - overlap
+        # Ids are kept for the overlap below the walk's newest event (normally the window end, give
+        # or take a quiet spell): if the window end was ahead of the API's clock, they still date
+        # the collection, and a rewind (_check_clock) sends none of them twice.
+        newest = max(walk.recent_ids.values()) if walk.recent_ids else None
 
-        # Repeated-id guard for this walk, in bounded memory: with newest-first pages an id can
-        # only come back on the page right after (a cursor that did not move or went the wrong
-        # way) or at the boundary second, so the previous page's ids and this process's ids at
-        # the current oldest second are enough.
+        # Repeated-id guard for this walk, in bounded memory: with newest-first pages (which the
+        # position check below enforces) an id can only come back on the page right after or at
+        # the boundary second, so the previous page's ids and this process's ids at the current
+        # oldest second are enough.
         previous_page: Set[str] = set()
         boundary_second: Optional[int] = None
         boundary_ids: Set[str] = set()
+        run_limit = run_time_limit(settings)
 
         for page in self.client.pages(params):
             data = page["data"]
-            page_ids: Set[str] = set()
-            for event in data:
-                event_id = event["id"]
-                if event_id in page_ids or event_id in previous_page or (
-                    event["effective_at"] == boundary_second and event_id in boundary_ids
-                ):
-                    raise RepeatedIdError(
-                        "the API returned audit log id %s twice in one walk (page %d of window [%s, %s]): "
-                        "pagination is not behaving as the collector relies on, so the walk stops here; "
-                        "the checkpoint still holds the last complete page"
-                        % (event_id, summary.pages + 1, _iso(walk.start), _iso(walk.end))
+            if summary.pages == 0 and may_restart:
+                skew = self.client.clock_skew
+                if skew is not None and skew - skew_used > CLOCK_STEP_TOLERANCE:
+                    self.logger.warning(
+                        "stream %s: the local clock is %.0fs ahead of the API's (Date header): the window "
+                        "ends at the API's now minus the lag instead; walking again", stream.name, skew,
                     )
-                page_ids.add(event_id)
+                    raise _ClockAhead()
+            self._check_page(data, walk, upper, summary, previous_page, boundary_second, boundary_ids)
+            page_ids = {event["id"] for event in data}
 
-            out_of_order = 0
-            position_before = walk.oldest
+            if data and all(event["effective_at"] < walk.start for event in data):
+                # Newest first: every later page is older still, so the window is complete.
+                self.logger.warning(
+                    "stream %s: page %d holds only events older than the window start %s although has_more "
+                    "is true: the walk ends here (the API paged past the window); ids %s",
+                    stream.name, summary.pages + 1, _iso(walk.start), _quote_ids(data),
+                )
+                summary.out_of_window += len(data)
+                summary.pages += 1
+                self._drain(state, overlap)
+                self._save(stream, state)
+                summary.drained = True
+                break
+
+            out_of_window: List[Dict[str, Any]] = []
+            if newest is None:
+                newest = max((e["effective_at"] for e in data if walk.start <= e["effective_at"] <= upper), default=None)
+            recent_floor = (walk.end if newest is None else min(walk.end, newest)) - overlap
+            self.in_initial_window = initial
             for event in data:
                 event_id = event["id"]
                 effective_at = event["effective_at"]
                 if not walk.start <= effective_at <= upper:
-                    summary.out_of_window += 1
+                    out_of_window.append(event)
                     continue
                 if event_id in state.overlap_ids or (effective_at == walk.oldest and event_id in walk.oldest_ids):
                     summary.skipped_duplicates += 1
@@ -465,18 +641,19 @@ class Collector:
                 if walk.oldest is None or effective_at < walk.oldest:
                     walk.oldest = effective_at
                     walk.oldest_ids = {event_id}
-                elif effective_at == walk.oldest:
+                else:  # equal: the position check let nothing newer through
                     walk.oldest_ids.add(event_id)
-                elif position_before is not None and effective_at > position_before:
-                    out_of_order += 1
                 if effective_at != boundary_second:
                     boundary_second, boundary_ids = effective_at, set()
                 boundary_ids.add(event_id)
             summary.pages += 1
-            if out_of_order:
+            self._run_pages += 1
+            if out_of_window:
+                summary.out_of_window += len(out_of_window)
                 self.logger.warning(
-                    "stream %s: %d events on page %d are newer than the page before (the API is expected "
-                    "to page newest first); they were sent", stream.name, out_of_order, summary.pages,
+                    "stream %s: page %d holds %d events outside the requested window [%s, %s] (not sent by "
+                    "this window): %s", stream.name, summary.pages, len(out_of_window), _iso(walk.start),
+                    _iso(upper), _quote_ids(out_of_window),
                 )
             previous_page = page_ids
             if not page["has_more"]:
@@ -488,15 +665,104 @@ class Collector:
             if not page["has_more"]:
                 summary.drained = True
                 break
-            if self._should_stop():
+            if self._stopping():
                 summary.stopped = True
                 self.logger.info("stream %s: stop requested; the walk continues next run", stream.name)
                 break
-        if summary.out_of_window:
-            self.logger.warning(
-                "stream %s: the API returned %d events outside the requested window; they were not "
-                "sent by this window", stream.name, summary.out_of_window,
+            if self._run_pages >= MAX_PAGES_PER_RUN or self._clock() - self._run_started >= run_limit:
+                summary.stopped = True
+                self.logger.info(
+                    "stream %s: this run walked %d pages in %.0fs (limits %d pages, %.0fs): it stops here and "
+                    "the next run continues the walk", stream.name, self._run_pages,
+                    self._clock() - self._run_started, MAX_PAGES_PER_RUN, run_limit,
+                )
+                break
+        summary.high_water = state.high_water
+
+    def _check_page(self, data: List[Dict[str, Any]], walk: _Walk, upper: int, summary: StreamSummary,
+                    previous_page: Set[str], boundary_second: Optional[int], boundary_ids: Set[str]) -> None:
+        """Raise before anything of a page is sent when it cannot follow the pages before it."""
+        where = "page %d of window [%s, %s]" % (summary.pages + 1, _iso(walk.start), _iso(walk.end))
+        page_ids: Set[str] = set()
+        for event in data:
+            event_id = event["id"]
+            if event_id in page_ids or event_id in previous_page or (
+                event["effective_at"] == boundary_second and event_id in boundary_ids
+            ):
+                raise RepeatedIdError(
+                    "the API returned audit log id %s twice in one walk (%s): pagination is not behaving as "
+                    "the collector relies on, so the walk stops here; nothing of this page was sent and the "
+                    "checkpoint still holds the last complete page" % (event_id, where)
+                )
+            page_ids.add(event_id)
+        times = [e["effective_at"] for e in data if walk.start <= e["effective_at"] <= upper]
+        for earlier, later in zip(times, times[1:]):
+            if later > earlier:
+                # The resume position is the oldest event written: with a page in any other order,
+                # a walk cut after it would resume below events it never wrote.
+                raise PaginationError(
+                    "%s is not ordered newest first (%s comes after %s): the collector's resume position "
+                    "relies on that order, so nothing of this page was sent; the checkpoint still holds the "
+                    "last complete page" % (where, _iso(later), _iso(earlier))
+                )
+        position = walk.oldest
+        if position is None:
+            return
+        newer = [t for t in times if t > position]
+        if newer:
+            raise PaginationError(
+                "%s holds %d events newer than the walk's position %s (the newest at %s): the API is expected to "
+                "page newest first, so this page cannot follow the one before it (a cursor that went back or "
+                "cycles); nothing of it was sent, the checkpoint still holds the last complete page and the "
+                "next run retries from there" % (where, len(newer), _iso(position), _iso(max(newer)))
             )
+        at_position = len(walk.oldest_ids) + sum(1 for e in data if e["effective_at"] == position)
+        if at_position > MAX_IDS_AT_ONE_SECOND:
+            raise PaginationError(
+                "%s: more than %d audit log ids at the one second %s: the walk cannot make progress (the API "
+                "keeps handing out events of that second), so it stops here with the checkpoint at the last "
+                "complete page" % (where, MAX_IDS_AT_ONE_SECOND, _iso(position))
+            )
+
+    def _check_clock(self, stream: _Stream, state: _State, window_end: int, summary: StreamSummary) -> None:
+        """A high_water or a walk's end ahead of the window end: an earlier run had a clock ahead
+        (or this host's clock went back). Rewind so that nothing it skipped is lost."""
+        walk = state.walk
+        ahead_of = [t for t in (state.high_water, walk.end if walk else None) if t is not None]
+        if not ahead_of or max(ahead_of) - window_end <= CLOCK_STEP_TOLERANCE:
+            return
+        before = "high_water %s, walk %s" % (
+            _iso(state.high_water), "-" if walk is None else "[%s, %s]" % (_iso(walk.start), _iso(walk.end)))
+        sent = dict(state.overlap_ids)
+        if walk is not None:
+            sent.update(walk.recent_ids)
+        if state.high_water is not None and state.high_water > window_end:
+            floor = min(state.start, window_end)
+            if sent:
+                target, why = max(sent.values()), "the newest event already sent"
+            else:
+                target, why = max(window_end - RECOVERY_WINDOW, floor), "a day back, as no event was kept to date it"
+            state.high_water = max(min(target, window_end), floor)
+            state.start = min(state.start, state.high_water)
+            # The new window starts below the old walk's start: the walk is read again in full.
+            state.walk = None
+            state.overlap_ids = sent
+            action = ("high_water rewound to %s (%s): window [%s, %s] is read again; the %d ids kept are "
+                      "not sent twice, other events already sent in it may be"
+                      % (_iso(state.high_water), why, _iso(max(state.high_water - self.settings.overlap_seconds,
+                                                                state.start)), _iso(window_end), len(sent)))
+        else:
+            assert walk is not None
+            walk.end = max(window_end, walk.oldest if walk.oldest is not None else walk.start)
+            action = "the walk under way now ends at %s; its position %s is kept" % (_iso(walk.end), _iso(walk.oldest))
+        self.logger.error(
+            "stream %s: clock jump: the checkpoint %r is ahead of now minus the lag (%s; window end %s): an "
+            "earlier run's clock was ahead, or this host's clock went back. Events after the real collection "
+            "time would be lost, so %s. Check NTP on this host", stream.name, stream.key, before,
+            _iso(window_end), action,
+        )
+        summary.clock_jump = action
+        self._save(stream, state)
 
     @staticmethod
     def _drain(state: _State, overlap: int) -> None:
@@ -505,7 +771,8 @@ class Collector:
         high_water = walk.end if state.high_water is None else max(state.high_water, walk.end)
         kept = dict(state.overlap_ids)
         kept.update(walk.recent_ids)
-        floor = high_water - overlap
+        # As in the walk: the overlap below the newest event sent, when that is below high_water.
+        floor = min([high_water] + ([max(kept.values())] if kept else [])) - overlap
         state.overlap_ids = {i: at for i, at in kept.items() if at >= floor}
         state.high_water = high_water
         state.walk = None
@@ -545,6 +812,16 @@ class Collector:
             return state
         try:
             return _State.from_record(record, now)
+        except _VersionOnly as version:
+            state = version.state
+            action = "its fields read as format %d, so collection continues from its position (high_water %s%s)" % (
+                CHECKPOINT_VERSION, _iso(state.high_water),
+                "" if state.walk is None else ", walk at %s" % _iso(state.walk.oldest))
+            self.logger.error("checkpoint %r: %s; %s. It is rewritten in format %d. Found: %s",
+                              stream.key, version, action, CHECKPOINT_VERSION, _describe_record(record))
+            summary.recovery = action
+            self._save(stream, state)
+            return state
         except _BadRecord as why:
             return self._recover(stream, str(why), _describe_record(record), record, now, window_end, summary)
 
@@ -577,3 +854,9 @@ class Collector:
         summary.recovery = action
         self._save(stream, state)
         return state
+
+
+def _quote_ids(events: List[Dict[str, Any]]) -> str:
+    """The ids (and times) of some events, for a log line an admin can search the API with."""
+    quoted = ", ".join("%s at %s" % (e["id"], e["effective_at"]) for e in events[:_IDS_QUOTED])
+    return quoted + (" and %d more" % (len(events) - _IDS_QUOTED) if len(events) > _IDS_QUOTED else "")

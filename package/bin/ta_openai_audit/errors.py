@@ -6,6 +6,7 @@ API key: the client redacts it from anything the server echoes back.
 """
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 CATEGORIES = (
@@ -81,10 +82,24 @@ class RepeatedIdError(CollectorError):
     category = "data"
 
 
+class PaginationError(CollectorError):
+    """A page that cannot follow the one before it when pages come newest first: it holds events
+    newer than the walk's position, or the walk cannot make progress. Raised before anything of
+    that page is sent; the checkpoint keeps the last good page."""
+
+    category = "data"
+
+
 class ConfigurationError(CollectorError):
     """A setting is invalid; the message says which and how to fix it."""
 
     category = "configuration"
+
+
+class StopRequested(Exception):
+    """splunkd (SIGTERM) or the admin (SIGINT) asked the run to end: raised out of a wait or a
+    request in flight. Not an error: nothing of the page in flight was sent, so the checkpoint is
+    consistent and the next run continues from it."""
 
 
 class CheckpointError(CollectorError):
@@ -96,3 +111,23 @@ class CheckpointError(CollectorError):
 class CorruptCheckpointError(CheckpointError, ValueError):
     """A stored checkpoint could not be decoded. A ValueError too, like the json error solnlib's
     KVStoreCheckpointer raises for a record it cannot decode, so the collector treats both alike."""
+
+
+# C0 and C1 control characters and the Unicode line/paragraph separators: in a log line they
+# could start a forged line or rewrite the terminal.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as a visible escape (\\n, \\x1b, ...), so
+    a server-supplied string can never start a line of its own in a log."""
+    return _CONTROL_RE.sub(_escape_one, text)
+
+
+def _escape_one(match: "re.Match[str]") -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if char in named:
+        return named[char]
+    code = ord(char)
+    return "\\x%02x" % code if code <= 0xFF else "\\u%04x" % code
