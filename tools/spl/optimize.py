@@ -91,9 +91,10 @@ def fields_read(segments: List[str]) -> Optional[Set[str]]:
 
 class DerivedSteps:
     """The search-time steps of one props plan that can change the given fields, following
-    Splunk's order backwards (props.conf.spec, "Search-time operation order"; Knowledge Manager
-    Manual, "The sequence of search-time operations": EXTRACT, REPORT, KV_MODE, FIELDALIAS, EVAL,
-    LOOKUP, event types, tags): a LOOKUP that writes one of them, then the fields it reads (its
+    Splunk's order backwards (Knowledge Manager Manual, "The sequence of search-time operations",
+    https://help.splunk.com/splunk-enterprise/manage-knowledge-objects/knowledge-management-manual/10.0/get-started-with-knowledge-objects/the-sequence-of-search-time-operations :
+    EXTRACT, REPORT, KV_MODE, FIELDALIAS, EVAL, LOOKUP, event types, tags; a step can read only
+    what the steps before it derive): a LOOKUP that writes one of them, then the fields it reads (its
     input fields, and its output fields, which OUTPUTNEW reads and earlier steps may write); a
     calculated field named one of them, then what it reads (calculated fields of one plan all see
     the pre-EVAL row, not each other's results); an alias to one of them, then its source; the
