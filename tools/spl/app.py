@@ -527,11 +527,17 @@ class App:
                 else:
                     plan = kn.plan_for(ev)
                 if first:
-                    test_base, base_only = first.shortcuts(plan)
+                    test_base, steps = first.shortcuts(plan)
                     if test_base and not pred.pred(r):
                         continue  # cannot match: the derived fields never change what it reads
-                    if base_only:
-                        out.append(dict(r))  # nothing later in the pipeline reads a derived field
+                    if steps is not None:
+                        # only the derived fields the pipeline can read, on a copy: the cache
+                        # keeps base rows and full rows only
+                        r = dict(r)
+                        if not steps.empty:
+                            kn.search_time_fields(r, plan, steps)
+                        if test_base or pred.pred(r):
+                            out.append(r)
                         continue
                 kn.search_time_fields(r, plan)
                 full.add(key)

@@ -213,6 +213,7 @@ class _Plan:
         self.reports: List[Dict[str, str]] = []
         self.aliases: List[Tuple[str, str, bool]] = []
         self.evals: List[Tuple[str, Any]] = []  # (field, row -> value)
+        self.eval_reads: List[Any] = []  # the fields each calculated field reads, same order
         self.lookups: List[Tuple[Any, Any, Any, str]] = []
         # fields FIELDALIAS, EVAL, LOOKUP, event types and tags may write or remove
         self.derived_fields: set = set()
@@ -322,6 +323,7 @@ class Knowledge:
                 self.uses_now = True  # cached fields must be recomputed when now() changes
             value = optimize.memoize(expr.value, expr.fields, keys[key]) if self.app.optimize else expr.value
             p.evals.append((key[len("EVAL-"):], value))
+            p.eval_reads.append(expr.fields)
         for key in sorted(k for k in keys if k.startswith("LOOKUP-")):
             toks = tokens_with_commas(keys[key])
             if not toks:
@@ -453,17 +455,20 @@ class Knowledge:
         for tr, rx in plan.reports:
             self._apply_report(tr, rx, row, raw_s)
 
-    def search_time_fields(self, row: Dict[str, Any], plan: _Plan) -> None:
+    def search_time_fields(self, row: Dict[str, Any], plan: _Plan, steps=None) -> None:
         """The rest of the search-time sequence on a base_fields() row, in place: FIELDALIAS,
-        EVAL, LOOKUP, event types and tags (and EXTRACT when extract_later)."""
-        if plan.extract_later:
+        EVAL, LOOKUP, event types and tags (and EXTRACT when extract_later). steps (an
+        optimize.DerivedSteps): only its aliases, calculated fields and lookups run, and no event
+        types or tags; None: everything."""
+        if plan.extract_later and (steps is None or steps.extracts):
             # EXTRACT on _raw only: running it after KV_MODE gives the same fields (its values
             # overwrite KV ones, as they would have pre-empted them)
             raw = row.get("_raw")
             self._apply_extracts(plan, row, fmt(raw) if raw is not None else "")
-        if plan.aliases:
-            sources = [row.get(src) for src, _, _ in plan.aliases]  # aliases read pre-alias fields
-            for (src, dst, asnew), v in zip(plan.aliases, sources):
+        aliases = plan.aliases if steps is None else steps.aliases
+        if aliases:
+            sources = [row.get(src) for src, _, _ in aliases]  # aliases read pre-alias fields
+            for (src, dst, asnew), v in zip(aliases, sources):
                 if asnew:
                     if v is not None and row.get(dst) is None:
                         row[dst] = v
@@ -473,16 +478,18 @@ class Knowledge:
                         row[dst] = v
                     else:
                         row.pop(dst, None)
-        if plan.evals:
-            results = [(name, value(row)) for name, value in plan.evals]  # all read the pre-EVAL row
+        evals = plan.evals if steps is None else steps.evals
+        if evals:
+            results = [(name, value(row)) for name, value in evals]  # all read the pre-EVAL row
             for name, v in results:
                 if v is None:
                     row.pop(name, None)
                 else:
                     row[name] = v
-        for table, match_pairs, outputs, mode in plan.lookups:
+        for table, match_pairs, outputs, mode in (plan.lookups if steps is None else steps.lookups):
             apply_lookup(table, row, match_pairs, outputs, mode)
-        self._apply_eventtypes_and_tags(row)
+        if steps is None:
+            self._apply_eventtypes_and_tags(row)
 
     def _apply_report(self, tr: Dict[str, str], rx, row: Dict[str, Any], raw_s: str) -> None:
         source_key = tr.get("SOURCE_KEY", "_raw")

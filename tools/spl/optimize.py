@@ -6,8 +6,11 @@ give the same rows for every saved search of the add-on.
 
 - base fields: a search whose first clause reads only base fields (index-time fields, KV_MODE,
   EXTRACT/REPORT that run before it) is tested on them before the derived fields (FIELDALIAS,
-  EVAL, LOOKUP, event types, tags) are computed; when no later command can read a derived field
-  either, they are never computed.
+  EVAL, LOOKUP, event types, tags) are computed.
+- derived fields on demand: when the pipeline names every field it can read (fields_read), only
+  the FIELDALIAS, EVAL and LOOKUP steps that can change one of them, and the steps those read,
+  run (DerivedSteps), on a copy of the cached base row; event types and tags then never run.
+  Otherwise every derived field is computed, once per event, and cached.
 - value index: a top-level `field=literal` / `field IN (literals)` clause on a base field is
   answered from a per-field index of base values.
 - memos: calculated fields, event type tests and lookup answers are remembered by the values of
@@ -23,7 +26,7 @@ give the same rows for every saved search of the add-on.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .values import fmt
 
@@ -35,43 +38,109 @@ MEMO_CLEAR_AT = 50000   # a memo that grows past this is emptied
 
 _RESTRICTING = {"stats", "table", "fields", "return", "format"}
 _NAME_RE = re.compile(r"[A-Za-z0-9_.:{}@$-]+")
+_QUOTED_RE = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+# Commands that read only fields their arguments name (every name-like token is taken for one).
+_NAMED_READS = _RESTRICTING | {
+    "search", "where", "eval", "eventstats", "streamstats", "bin", "bucket", "rename", "dedup",
+    "sort", "head", "tail", "reverse", "mvexpand", "rex", "regex", "addinfo"}
+_STAR_OK = ("eval", "where", "search", "rex", "regex", "head")  # `*` there is not a field list
 
 
-def base_fields_suffice(segments: List[str], derived: set) -> bool:
-    """Conservatively: True when no command of the pipeline can read a derived field. Every
-    name-like token of the search counts as a possible field reference; a `*` in a command that
-    takes field lists, or event output without a restricting command (all fields shown), needs
-    every field."""
+def _reads_only_named(name: str, args: str) -> bool:
+    if name in _NAMED_READS:
+        return True
+    if name == "lookup":  # without OUTPUT/OUTPUTNEW it writes every field of the table
+        return re.search(r"\bOUTPUT(NEW)?\b", args, re.IGNORECASE) is not None
+    if name == "fillnull":  # without a field list it fills every field of the results
+        return re.sub(r"\bvalue\s*=\s*(\"[^\"]*\"|\S+)", "", args).strip() != ""
+    if name == "spath":  # without path= it writes every field of the JSON, next to the event's
+        return re.search(r"\bpath\s*=", args) is not None
+    return False
+
+
+def fields_read(segments: List[str]) -> Optional[Set[str]]:
+    """Conservatively, every field a pipeline can read from its first clause's events: every
+    name-like token of the search counts as a possible field reference. None when it may read
+    fields it does not name: a `*` in a command that takes field lists (table *, values(*),
+    rename a* AS b*), a command that works on every field (outputlookup, foreach, spath without
+    path, ...) before the first restricting command, event output without one (all fields
+    shown), or a reference to event types or tags (they depend on every field their searches and
+    tags.conf name)."""
+    names: Set[str] = set()
     restricted = False
     for pos, seg in enumerate(segments):
         words = seg.strip().split(None, 1)
         name = words[0].lower() if words else ""
-        if pos > 0 and "*" in seg and name not in ("eval", "where", "search", "rex", "regex", "head"):
-            return False  # a wildcard field list (table *, values(*), rename a* AS b*)
+        args = words[1] if len(words) > 1 else ""
+        if pos > 0:
+            if "*" in seg and name not in _STAR_OK:
+                return None
+            if not restricted and not _reads_only_named(name, args):
+                return None
         for tok in _NAME_RE.findall(seg):
-            if tok in derived or tok.startswith("tag::") or tok.strip("'\"$") in derived:
-                return False
-        if pos > 0 and (name in _RESTRICTING and not (name == "fields" and len(words) > 1
-                                                      and words[1].lstrip().startswith("-"))):
+            names.add(tok)
+            names.add(tok.strip("'\"$"))
+        names.update(a or b for a, b in _QUOTED_RE.findall(seg))  # 'a field name with spaces'
+        if pos > 0 and (name in _RESTRICTING and not (name == "fields" and args.lstrip().startswith("-"))):
             restricted = True
-    return restricted
+    if not restricted or "eventtype" in names or "tag" in names or any(
+            n.startswith("tag::") for n in names):
+        return None
+    return names
+
+
+class DerivedSteps:
+    """The search-time steps of one props plan that can change the given fields, following
+    Splunk's order backwards (Knowledge Manager Manual, "The sequence of search-time operations",
+    https://help.splunk.com/splunk-enterprise/manage-knowledge-objects/knowledge-management-manual/10.0/get-started-with-knowledge-objects/the-sequence-of-search-time-operations :
+    EXTRACT, REPORT, KV_MODE, FIELDALIAS, EVAL, LOOKUP, event types, tags; a step can read only
+    what the steps before it derive): a LOOKUP that writes one of them, then the fields it reads (its
+    input fields, and its output fields, which OUTPUTNEW reads and earlier steps may write); a
+    calculated field named one of them, then what it reads (calculated fields of one plan all see
+    the pre-EVAL row, not each other's results); an alias to one of them, then its source; the
+    EXTRACTs that run late when they name one. Event types and tags are never among them:
+    fields_read() gives None when a search reads those."""
+
+    def __init__(self, plan, needed: Set[str]):
+        need = set(needed)
+        lookups = []
+        for lk in reversed(plan.lookups):
+            table, match_pairs, outputs, _ = lk
+            outs = list(table.fields) if outputs is None else [ef for _, ef in outputs]
+            if need.intersection(outs):
+                lookups.append(lk)
+                need.update(ef for _, ef in match_pairs)
+                need.update(outs)
+        self.lookups = lookups[::-1]
+        picked = [i for i, (name, _) in enumerate(plan.evals) if name in need]
+        self.evals = [plan.evals[i] for i in picked]
+        for i in picked:
+            need.update(plan.eval_reads[i])
+        self.aliases = [a for a in plan.aliases if a[1] in need]
+        need.update(src for src, _, _ in self.aliases)
+        self.extracts = plan.extract_later and any(
+            g in need for rx, _ in plan.extracts for g in rx.groupindex)
+        self.empty = not (self.lookups or self.evals or self.aliases or self.extracts)
 
 
 class FirstClause:
-    """For one search's first clause: per props plan, may it be tested on base fields, and may
-    the derived fields be skipped altogether?"""
+    """For one search's first clause: per props plan, may it be tested on base fields, and which
+    derived steps does the pipeline need (None: all of them, event types and tags included)?"""
 
     def __init__(self, pred, segments: List[str]):
         self.needs = pred.fields | {"_raw"}
-        self.segments = segments
-        self._by_plan: Dict[int, Tuple[bool, bool]] = {}
+        self.reads = fields_read(segments)
+        self._by_plan: Dict[int, Tuple[bool, Optional[DerivedSteps]]] = {}
 
-    def shortcuts(self, plan) -> Tuple[bool, bool]:
+    def shortcuts(self, plan) -> Tuple[bool, Optional[DerivedSteps]]:
         got = self._by_plan.get(id(plan))
         if got is None:
             test_base = (not plan.dynamic_reports and self.needs.isdisjoint(plan.derived_fields)
                          and not any(f.startswith("tag::") for f in self.needs))
-            got = (test_base, test_base and base_fields_suffice(self.segments, plan.derived_fields))
+            steps = None
+            if self.reads is not None and not plan.dynamic_reports:
+                steps = DerivedSteps(plan, self.reads)
+            got = (test_base, steps)
             self._by_plan[id(plan)] = got
         return got
 
