@@ -71,6 +71,7 @@ bench: $(VENV)/.installed $(BUILT)
 	$(PY) benchmarks/bench_collector.py
 	$(PY) benchmarks/bench_api_sim.py
 	$(PY) benchmarks/bench_spl.py
+	$(PY) benchmarks/bench_first_seen_noise.py
 
 package: build
 	mkdir -p dist

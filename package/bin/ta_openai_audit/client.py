@@ -50,10 +50,11 @@ from .errors import (
     escape_controls,
 )
 from .proxy import redact_proxy_url
-from .settings import validate_base_url
+from .settings import DEFAULT_INTERVAL, time_budget_for, validate_base_url
 
 PAGE_LIMIT = 100
-DEFAULT_TIME_BUDGET = 120.0
+# A client built without a budget (a library caller) gets the input's rule at the default interval.
+DEFAULT_TIME_BUDGET = time_budget_for(DEFAULT_INTERVAL)
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 MAX_ATTEMPTS = 12

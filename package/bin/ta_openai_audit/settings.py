@@ -35,6 +35,13 @@ TIME_BUDGET_SHARE = 0.5
 MIN_TIME_BUDGET = 5
 MAX_TIME_BUDGET = 300
 
+
+def time_budget_for(interval: float) -> float:
+    """The one rule for the retry time budget of one page: TIME_BUDGET_SHARE of the input's interval,
+    within MIN_TIME_BUDGET..MAX_TIME_BUDGET seconds."""
+    return float(max(MIN_TIME_BUDGET, min(TIME_BUDGET_SHARE * interval, MAX_TIME_BUDGET)))
+
+
 # Regular expressions of one value, in the syntax Python and JavaScript share (globalConfig.json
 # wraps them with list_pattern / value_pattern for the UI's validators).
 EVENT_TYPE_PATTERN = r"[a-z0-9_]+(?:\.[a-z0-9_]+)*"
@@ -290,7 +297,7 @@ class InputSettings:
     def time_budget(self) -> float:
         """Seconds the client may spend retrying one page (TIME_BUDGET_SHARE of the interval,
         MIN_TIME_BUDGET to MAX_TIME_BUDGET): what the modular input and the command line use."""
-        return float(max(MIN_TIME_BUDGET, min(TIME_BUDGET_SHARE * self.interval, MAX_TIME_BUDGET)))
+        return time_budget_for(self.interval)
 
     def as_dict(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
