@@ -41,6 +41,7 @@ def test_defaults_are_the_engines(fields):
     assert int(fields["lag_seconds"]["defaultValue"]) == engine.DEFAULT_LAG
     assert int(fields["overlap_seconds"]["defaultValue"]) == engine.DEFAULT_OVERLAP
     assert bool(fields["tenant_scoped"]["defaultValue"]) is engine.DEFAULT_TENANT_SCOPED
+    assert int(fields["backfill_concurrency"]["defaultValue"]) == engine.DEFAULT_BACKFILL_CONCURRENCY
     # and a stanza holding only the UI's defaults parses to the engine's defaults
     ui_defaults = {name: str(f["defaultValue"]) for name, f in fields.items() if "defaultValue" in f}
     assert values(InputSettings.from_stanza(ui_defaults, now=NOW)) == values(
@@ -55,6 +56,10 @@ def test_ranges_are_the_engines(fields):
         assert number["range"] == [0, maximum] and number["isInteger"] is True, name
         assert "0 to %d" % maximum in number["errorMsg"], name
     assert "0 to %d" % engine.MAX_START_DAYS in fields["start"]["help"]
+    number = validator(fields["backfill_concurrency"], "number")
+    assert number["range"] == [1, engine.MAX_BACKFILL_CONCURRENCY] and number["isInteger"] is True
+    assert "1 to %d" % engine.MAX_BACKFILL_CONCURRENCY in number["errorMsg"]
+    assert "1 to %d" % engine.MAX_BACKFILL_CONCURRENCY in fields["backfill_concurrency"]["help"]
 
 
 def test_patterns_are_the_engines(fields):

@@ -28,6 +28,10 @@ MAX_OVERLAP = 86400
 # Collect everything by default: the tenant-scoped types (role bindings, tenant.*) come only on a
 # second query (tenant_only=true), and leaving them out by default would hide permission changes.
 DEFAULT_TENANT_SCOPED = True
+# Time slices of a large window (the first run's history, or the backlog after an outage) walked at
+# once; 429 answers shrink it for the rest of the run.
+DEFAULT_BACKFILL_CONCURRENCY = 4
+MAX_BACKFILL_CONCURRENCY = 8
 # The time one page may spend being retried: a share of the interval, so a run facing a struggling
 # API ends (checkpoint kept) before the next one is due, within bounds that leave room for a few
 # backoffs on a short interval and do not hold a page for more than 5 minutes on a long one.
@@ -224,6 +228,7 @@ class InputSettings:
         "tenant_scoped",
         "lag_seconds",
         "overlap_seconds",
+        "backfill_concurrency",
     )
 
     def __init__(
@@ -238,6 +243,7 @@ class InputSettings:
         tenant_scoped: bool = DEFAULT_TENANT_SCOPED,
         lag_seconds: int = DEFAULT_LAG,
         overlap_seconds: int = DEFAULT_OVERLAP,
+        backfill_concurrency: int = DEFAULT_BACKFILL_CONCURRENCY,
     ):
         self.account = account
         self.index = index
@@ -248,6 +254,7 @@ class InputSettings:
         self.tenant_scoped = tenant_scoped
         self.lag_seconds = lag_seconds
         self.overlap_seconds = overlap_seconds
+        self.backfill_concurrency = backfill_concurrency
 
     @classmethod
     def from_stanza(
@@ -290,6 +297,10 @@ class InputSettings:
             lag_seconds=parse_int(get("lag_seconds"), "lag_seconds", DEFAULT_LAG, 0, MAX_LAG, "seconds"),
             overlap_seconds=parse_int(
                 get("overlap_seconds"), "overlap_seconds", DEFAULT_OVERLAP, 0, MAX_OVERLAP, "seconds"
+            ),
+            backfill_concurrency=parse_int(
+                get("backfill_concurrency"), "backfill_concurrency", DEFAULT_BACKFILL_CONCURRENCY, 1,
+                MAX_BACKFILL_CONCURRENCY, "requests at once"
             ),
         )
 
