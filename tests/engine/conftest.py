@@ -187,7 +187,7 @@ def make_settings(**fields: Any) -> InputSettings:
     # one stream unless a test asks for the tenant-scoped one (the input's default collects both)
     stanza = {"start": str(NOW - 86400), "lag_seconds": "60", "overlap_seconds": "900", "tenant_scoped": "0"}
     stanza.update({k: str(v) for k, v in fields.items()})
-    return InputSettings.from_stanza(stanza, now=NOW)
+    return InputSettings.from_stanza(stanza, now=NOW, min_interval=1)  # time may be scaled down, as on the CLI
 
 
 @pytest.fixture

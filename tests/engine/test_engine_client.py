@@ -367,3 +367,31 @@ def test_bad_key_is_refused_before_any_request(eng, key):
     with pytest.raises(ConfigurationError) as info:
         AuditLogClient(eng.BASE_URL, key)
     assert "abc" not in str(info.value)
+
+
+def test_a_cancelled_pager_ends_its_retry_wait_and_its_request(eng):
+    import threading
+    import time
+
+    api = eng.FakeApi([eng.make_event(1, eng.NOW - 100)])
+    api.script = [lambda request: eng.response(request, 503, {"error": {"message": "busy"}})] * 10
+    client = eng.make_client(api, time_budget=60)
+    client._sleep = None  # the real, interruptible wait
+    client._rng = type("Fixed", (), {"uniform": staticmethod(lambda a, b: 30.0)})()  # a 30 s backoff
+    cancelled = threading.Event()
+    outcome = []
+
+    def page():
+        try:
+            next(client.pages({}, cancelled.is_set))
+        except Exception as exc:  # noqa: BLE001 - the test looks at what came out
+            outcome.append(exc)
+
+    thread = threading.Thread(target=page)
+    thread.start()
+    time.sleep(0.3)  # inside the 30 s wait after the first 503
+    started = time.monotonic()
+    cancelled.set()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - started < 1
+    assert type(outcome[0]).__name__ == "StopRequested" and not client.stopped  # only that pager

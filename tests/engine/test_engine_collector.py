@@ -363,7 +363,7 @@ def test_budget_exhaustion_keeps_the_checkpoint_at_the_last_page(eng):
     h.api.script = [None] + [fail] * 50
     first = Sink()
     _, summary = h.run(first)
-    error = failure(summary, ApiUnavailableError)
+    failure(summary, ApiUnavailableError)
     assert len(first.ids) == 100 and summary.events == 100
     (piece,) = h.record["walk"]["slices"]
     oldest_sent = min(e["effective_at"] for e in events if e["id"] in set(first.ids))
@@ -387,7 +387,7 @@ def test_start_is_pinned_at_the_first_run(eng):
     h = Harness(eng, [], start="7")
     h.api.key = "sk-admin-other"  # every request: 401
     _, summary = h.run()
-    error = failure(summary, AuthenticationError)
+    failure(summary, AuthenticationError)
     assert h.record["start"] == eng.NOW - 7 * 86400
     h.api.key = eng.KEY
     h.later(3 * 86400)
@@ -501,7 +501,7 @@ def test_a_cursor_that_goes_back_stops_the_walk(eng):
 
     h.api.script = [None, before_semantics]
     _, summary = h.run()
-    error = failure(summary, RepeatedIdError)
+    failure(summary, RepeatedIdError)
 
 
 def test_an_id_repeated_within_one_page_stops_the_walk(eng):
@@ -514,7 +514,7 @@ def test_an_id_repeated_within_one_page_stops_the_walk(eng):
     h.api.script = [twice]
     sink = Sink()
     _, summary = h.run(sink)
-    error = failure(summary, RepeatedIdError)
+    failure(summary, RepeatedIdError)
     assert sink.ids == []  # the page is checked before anything of it is sent
 
 
@@ -682,7 +682,7 @@ def test_tenant_types_without_tenant_scoped_are_refused(eng):
     h = Harness(eng, [])
     h.settings.event_types = ("tenant.user.added",)
     _, summary = h.run()
-    error = failure(summary, ConfigurationError)
+    failure(summary, ConfigurationError)
 
 
 def test_a_failing_stream_does_not_stop_the_other(eng):
@@ -695,7 +695,7 @@ def test_a_failing_stream_does_not_stop_the_other(eng):
     h.api.script = [None, None, forbidden]  # 2 pages of the main stream, then the tenant stream fails
     sink = Sink()
     summary = h.collector().run(sink)
-    error = failure(summary, PermissionDeniedError)
+    failure(summary, PermissionDeniedError)
     summary = summary
     assert summary.events == 150 and len(sink.ids) == 150
     assert summary.streams[1].error.startswith("permission:")
@@ -726,3 +726,253 @@ def test_start_later_than_now_minus_lag(eng):
     h.later(120)
     sink, _ = h.run()
     assert sink.ids == ["audit_log-%024d" % 1]
+
+
+# -- the late-event sweep: every second read twice, whatever the time scale ----------------------------
+
+
+@pytest.mark.parametrize("interval, lag, overlap", [(60, 60, 900), (2, 2, 30)])
+def test_steady_polls_read_each_second_twice_and_catch_every_late_event(eng, interval, lag, overlap):
+    # A day (or its scaled-down twin) of polls, 1 event/s, 2% of them published up to `overlap`
+    # seconds late: every event is sent once, and the API is asked for each second twice.
+    rng = random.Random(interval)
+    now = eng.NOW
+    h = Harness(eng, [], interval=interval, lag_seconds=lag, overlap_seconds=overlap, start=str(now - 10))
+    hidden, sent, fetched = [], [], 0
+    next_id = 0
+    polls = 3 * overlap // interval + 40
+    for _ in range(polls):
+        t = int(h.clock.now)
+        for second in range(t - interval, t):  # one event a second, most published at once
+            event = eng.make_event(next_id, second)
+            next_id += 1
+            if rng.random() < 0.02:
+                hidden.append((second + rng.randint(lag + 1, overlap), event))  # late, within the overlap
+            else:
+                h.api.add([event])
+        h.api.add([e for at, e in hidden if at <= t])
+        hidden = [(at, e) for at, e in hidden if at > t]
+        sink, summary = h.run()
+        assert summary.errors == []
+        sent += sink.ids
+        fetched += summary.fetched
+        h.later(interval)
+    assert len(sent) == len(set(sent))
+    swept_to = h.record["swept_to"]
+    published = {e["id"] for e in h.api.events if e["effective_at"] <= swept_to}
+    assert published <= set(sent)  # every event up to the last sweep, the late ones included
+    # twice (less at the edges: the last overlap's seconds are not swept yet, late events are read once)
+    assert 1.7 <= fetched / len(sent) <= 2.0
+    stream = summary.streams[0]
+    assert stream.lateness_max is not None and lag <= stream.lateness_p99 <= stream.lateness_max
+
+
+def test_the_lateness_of_a_run_is_in_its_summary_line(eng):
+    now = eng.NOW
+    h = Harness(eng, [eng.make_event(1, now - 100)])
+    h.run()
+    h.api.add([eng.make_event(2, now - 61), eng.make_event(3, now - 30)])  # late, and new
+    h.later(900)
+    _, summary = h.run()
+    (stream,) = summary.streams
+    assert (stream.events, stream.late_events) == (2, 1)
+    assert (stream.lateness_max, stream.lateness_p99) == (900 + 61, 900 + 61)
+    line = stream.checkpoint_line(h.clock.now, None, 900)
+    assert "late_events=1 lateness_max=961 lateness_p99=961 slices=1" in line
+
+
+# -- large windows: slices walked at once ----------------------------------------------------------
+
+
+def answer(h, request):
+    """The body the fake API would answer to ``request``."""
+    from urllib.parse import parse_qs, urlsplit
+
+    _, body = h.api.list(parse_qs(urlsplit(request.url).query, keep_blank_values=True))
+    return body
+
+
+def backlog(eng, n, span):
+    now = eng.NOW
+    return spread(eng, n, now - span, now - 61)
+
+
+def test_a_backlog_is_split_into_slices_walked_at_once(eng):
+    events = backlog(eng, 6000, 86400)
+    h = Harness(eng, events, backfill_concurrency=4)
+    sink, summary = h.run()
+    assert sorted(sink.ids) == sorted(e["id"] for e in events) and all(sink.backfill)
+    stream = summary.streams[0]
+    assert stream.drained and stream.slices >= 4 and stream.concurrency >= 2
+    # a split costs about a request per slice: the pages, and a few more
+    assert summary.requests <= 60 + 2 * stream.slices
+    assert h.record["walk"] is None and h.record["high_water"] == eng.NOW - 60
+
+
+def test_a_small_window_is_one_slice_with_as_many_requests_as_pages(eng):
+    h = Harness(eng, backlog(eng, 250, 86400), backfill_concurrency=8)
+    _, summary = h.run()
+    assert (summary.requests, summary.streams[0].slices) == (3, 1)
+
+
+@pytest.mark.parametrize("crash_after", [150, 1234, 4000])
+def test_a_crash_in_a_sliced_walk_resends_at_most_the_page_in_flight(eng, crash_after):
+    events = backlog(eng, 6000, 86400)
+    h = Harness(eng, events, backfill_concurrency=4)
+    crashed = Sink(crash_after=crash_after)
+    with pytest.raises(Crash):
+        h.run(crashed)
+    walk = h.record["walk"]
+    assert walk is not None and len(walk["slices"]) >= 1
+    before = len(h.api.requests)
+    h.later(10)
+    resumed, summary = h.run()
+    sent = crashed.ids + resumed.ids
+    assert set(sent) == {e["id"] for e in events}
+    duplicates = len(sent) - len(set(sent))
+    assert duplicates == crash_after - (crashed.flushed_at[-1] if crashed.flushed_at else 0) <= 100
+    # every slice resumes where the checkpoint left it
+    asked = {(q["effective_at[gte]"][0], q["effective_at[lte]"][0]) for q in h.api.requests[before:]}
+    for piece in walk["slices"]:
+        upper = piece["end"] if piece["oldest"] is None else piece["oldest"]
+        assert (str(piece["start"]), str(upper)) in asked
+
+
+def test_stopping_a_sliced_walk_keeps_every_slice_position(eng):
+    events = backlog(eng, 6000, 86400)
+    h = Harness(eng, events, backfill_concurrency=4)
+    pages = []
+    first, summary = h.run(should_stop=lambda: pages.append(1) or len(pages) > 20)
+    assert summary.streams[0].stopped
+    slices = h.record["walk"]["slices"]
+    assert len(slices) >= 2
+    for piece in slices:  # every event above a slice's position was sent
+        if piece["oldest"] is not None:
+            assert ids_in(events, piece["oldest"] + 1, piece["end"]) <= set(first.ids)
+    second, _ = h.run()
+    assert sorted(first.ids + second.ids) == sorted(e["id"] for e in events)  # none twice
+
+
+def test_rate_limits_halve_the_requests_in_flight(eng, engine_logs):
+    events = backlog(eng, 6000, 86400)
+    h = Harness(eng, events, backfill_concurrency=8)
+
+    def limited(request):
+        return eng.response(request, 429, {"error": {"message": "Rate limit reached"}}, {"Retry-After": "1"})
+
+    h.api.script = [None, None, None] + [limited] * 6
+    sink, summary = h.run()
+    assert sorted(sink.ids) == sorted(e["id"] for e in events)
+    stream = summary.streams[0]
+    assert stream.throttled == 6 and stream.drained
+    halvings = [r.getMessage() for r in engine_logs.records if "rate-limited" in r.getMessage()]
+    assert halvings and "at most 4 requests at once" in halvings[0]
+
+
+def test_429s_to_requests_of_one_round_halve_the_concurrency_once():
+    import threading
+
+    from ta_openai_audit.collector import _Gate
+
+    gate = _Gate(8)
+    entered = threading.Barrier(4)
+    halved = []
+
+    def request_answered_429():
+        gate.enter(lambda: False)
+        entered.wait(5)  # all four in flight before the first 429 comes back
+        halved.append(gate.shrink())
+        gate.leave()
+
+    threads = [threading.Thread(target=request_answered_429) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(halved, key=str) == [4, None, None, None] and gate.capacity == 4
+    request_answered_429_later = threading.Thread(target=lambda: (gate.enter(lambda: False), halved.append(gate.shrink()), gate.leave()))
+    request_answered_429_later.start()
+    request_answered_429_later.join(5)
+    assert halved[-1] == 2 and gate.capacity == 2  # a request let in after the halving counts again
+
+
+def test_a_bad_page_in_one_slice_stops_the_walk_with_every_position_kept(eng):
+    events = backlog(eng, 6000, 86400)
+    h = Harness(eng, events, backfill_concurrency=4)
+
+    def twice(request):  # the tenth answer repeats an id of its own page
+        body = answer(h, request)
+        body["data"] = body["data"][:1] * 2 + body["data"][2:]
+        return eng.response(request, 200, body)
+
+    h.api.script = [None] * 9 + [twice]
+    first, summary = h.run()
+    failure(summary, RepeatedIdError)
+    assert len(first.ids) == len(set(first.ids))
+    second, _ = h.run()
+    sent = first.ids + second.ids
+    assert sorted(sent) == sorted(e["id"] for e in events)
+
+
+# -- pipelining ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_the_next_page_is_fetched_while_a_page_is_written(eng, prefetch):
+    import time
+
+    h = Harness(eng, backlog(eng, 500, 3000), backfill_concurrency=1)  # five pages
+    asked_during_write = []
+
+    class SlowStore(MemoryCheckpointStore):
+        def update(self, key, state):
+            walk = state["walk"]
+            if walk and walk["slices"][0]["oldest"] is not None:  # the checkpoint of pages 1 to 4
+                page = len(asked_during_write) + 1
+                deadline = time.monotonic() + 0.3  # a slow KV store: does page + 1 get asked meanwhile?
+                while len(h.api.requests) <= page and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                asked_during_write.append(len(h.api.requests) > page)
+            super().update(key, state)
+
+    h.store = SlowStore()
+    sink, summary = h.run(prefetch=prefetch)
+    assert len(sink.ids) == 500 and summary.requests == 5
+    assert asked_during_write == [prefetch] * 4
+
+
+# -- format 1 records (written before slices) ------------------------------------------------------------
+
+
+def test_a_format_1_walk_under_way_is_upgraded_and_continues(eng, engine_logs):
+    now = eng.NOW
+    events = spread(eng, 300, now - 86400, now - 61)
+    ordered = sorted(events, key=lambda e: (e["effective_at"], e["id"]), reverse=True)
+    sent, position = ordered[:150], ordered[149]["effective_at"]
+    at_position = [e["id"] for e in sent if e["effective_at"] == position]
+    record = {"version": 1, "start": now - 86400, "high_water": None, "overlap_ids": {},
+              "walk": {"start": now - 86400, "end": now - 60, "oldest": position, "oldest_ids": at_position,
+                       "recent_ids": {e["id"]: e["effective_at"] for e in sent if e["effective_at"] >= now - 960}},
+              "updated_at": now - 10}
+    h = Harness(eng, events, store=MemoryCheckpointStore({KEY_NAME: record}))
+    sink, summary = h.run()
+    assert sorted(sink.ids) == sorted(e["id"] for e in ordered[150:])  # the rest, none of the 150 again
+    assert h.record["version"] == CHECKPOINT_VERSION and h.record["high_water"] == now - 60
+    assert h.record["swept_to"] == now - 60 - 900
+    assert any(r.levelno == logging.INFO and "format 1 upgraded to format 2" in r.getMessage()
+               for r in engine_logs.records)
+    assert not _error_lines(engine_logs)
+
+
+def test_a_drained_format_1_record_gets_its_sweep_position_from_the_overlap(eng):
+    now = eng.NOW
+    old = spread(eng, 100, now - 3000, now - 60)
+    record = {"version": 1, "start": now - 86400, "high_water": now - 60, "walk": None,
+              "overlap_ids": {e["id"]: e["effective_at"] for e in old if e["effective_at"] >= now - 960}}
+    h = Harness(eng, old, store=MemoryCheckpointStore({KEY_NAME: record}))
+    h.later(60)
+    late = eng.make_event(5000, now - 950)  # inside what format 1 had still to re-read
+    h.api.add([late])
+    sink, summary = h.run()
+    assert sink.ids == [late["id"]] and summary.errors == []
+    assert h.record["swept_to"] == now - 900

@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--tenant-scoped", action=argparse.BooleanOptionalAction, default=None,
                          help="also collect tenant-scoped events (default: %s)" % ("yes" if DEFAULT_TENANT_SCOPED else "no"))
     collect.add_argument("--lag", help="seconds behind now the window ends (default %d)" % DEFAULT_LAG)
-    collect.add_argument("--overlap", help="seconds each window re-reads for late events (default %d)" % DEFAULT_OVERLAP)
+    collect.add_argument("--overlap", help="how late (seconds) an event may appear and still be caught: each second is "
+                         "read once more when it is this old (default %d)" % DEFAULT_OVERLAP)
     collect.add_argument("--interval", help="seconds between polls (default %d)" % DEFAULT_INTERVAL)
     collect.add_argument("--time-budget", type=float, help="seconds of retrying per page (default %g x interval, "
                          "%d to %d)" % (TIME_BUDGET_SHARE, MIN_TIME_BUDGET, MAX_TIME_BUDGET))

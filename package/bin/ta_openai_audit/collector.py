@@ -668,7 +668,6 @@ class Collector:
                      initial: bool, may_restart: bool, skew_used: float) -> None:
         walk = state.walk
         assert walk is not None
-        overlap = self.settings.overlap_seconds
         # Ids are kept for later sweeps, and for the overlap below the walk's newest event: if the
         # window end was ahead of the API's clock, they still date the collection, and a rewind
         # (_check_clock) sends none of them twice.
@@ -717,14 +716,14 @@ class Collector:
                         )
                         raise _ClockAhead()
                 newest = self._take_page(stream, state, job, page, sink, summary, initial, newest)
-                job.turn.release()
-                if not job.finished:
-                    parts = self._split(stream, walk, job, gate.capacity)
-                    summary.slices += len(parts) - 1 if parts else 0
-                    fetchers.add(parts)
+                parts = [] if job.finished else self._split(stream, walk, job, gate.capacity)
                 if not walk.slices:
                     self._finish(state)
                 self._save(stream, state, sink)
+                job.turn.release()  # the slice's next page may come (without prefetch: be fetched)
+                if parts:
+                    summary.slices += len(parts) - 1
+                    fetchers.add(parts)
                 if not walk.slices:
                     summary.drained = True
                     break
