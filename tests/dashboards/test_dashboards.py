@@ -870,6 +870,21 @@ def test_collection_state_is_read_from_the_checkpoint_summary_lines(demo):
     assert rows[("lab", "all")]["last_state"] == "stopped"
 
 
+def test_late_event_panel_reads_the_collectors_own_summary_lines(demo):
+    rows = {(r["input"], r["stream"]): r for r in run(demo, "openai_audit_input_health", "ds_late_events")}
+    assert set(rows) == {("prod", "all"), ("prod", "tenant"), ("lab", "all")}
+    for (name, stream), row in rows.items():
+        summary = next(s for s in demo.summaries[name].streams if s.name == stream)
+        assert int(row["runs_measured"]) == 1 and int(row["overlap"]) == 900
+        assert int(row["late_events"]) == summary.late_events
+        assert int(row["throttled"]) == summary.throttled
+        assert (int(row["most_slices"]), int(row["most_in_flight"])) == (summary.slices, summary.concurrency)
+        # the demo's only run is each stream's initial window: no lateness is measured there
+        assert summary.lateness_max is None and "lateness_max" not in row
+        assert row["last_run_lateness_max"] == row["last_run_lateness_p99"] == "-"
+        assert row["late_status"] == "no event read after the initial window"
+
+
 # A checkpoint_summary line as the input wrote it before issue 16 (without the late-event and backfill
 # fields), and the fields issue 16 appends to it.
 OLD_SUMMARY = ("checkpoint_summary input={input} stream={stream} window_start=1795600000 window_end=1795603540 "
@@ -888,14 +903,14 @@ def test_late_event_panel_on_checkpoint_summary_lines_old_and_new():
             (30, "all", dict(late=50, max=5000, p99=4000, slices=1, concurrency=1, throttled=9)),  # out of range
             (20, "all", None),
             (6, "all", dict(late=0, max=7260, p99=7100, slices=8, concurrency=4, throttled=2)),
-            (3, "all", dict(late=2, max=1012, p99=118, slices=1, concurrency=1, throttled=0)),
-            (2, "all", dict(late=1, max=985, p99=120, slices=1, concurrency=1, throttled=1)),
-            (1, "all", dict(late=0, max=115, p99=110, slices=1, concurrency=1, throttled=0)),
+            (3, "all", dict(late=2, max=1012, p99=118, slices=2, concurrency=2, throttled=0)),
+            (2, "all", dict(late=1, max=985, p99=120, slices=2, concurrency=2, throttled=1)),
+            (1, "all", dict(late=0, max=115, p99=110, slices=2, concurrency=2, throttled=0)),
             (2, "tenant", None),
             (1, "tenant", None),
         ],
         "lab": [
-            (5, "all", dict(late=0, max=100, p99=90, slices=1, concurrency=1, throttled=0)),
+            (5, "all", dict(late=0, max=100, p99=90, slices=2, concurrency=1, throttled=0)),
             (1, "all", dict(late=0, max="-", p99="-", slices=0, concurrency=0, throttled=0)),
         ],
     }
@@ -917,21 +932,20 @@ def test_late_event_panel_on_checkpoint_summary_lines_old_and_new():
     assert (int(prod["lateness_max"]), int(prod["lateness_p99"])) == (7260, 7100)
     assert (prod["last_run_lateness_max"], prod["last_run_lateness_p99"]) == ("115", "110")
     assert int(prod["overlap"]) == 900 and int(prod["throttled"]) == 3
-    assert (int(prod["backfill_runs"]), int(prod["last_backfill_slices"]), int(prod["last_backfill_concurrency"])) \
-        == (1, 8, 4)
+    assert (int(prod["most_slices"]), int(prod["most_in_flight"])) == (8, 4)  # the backlog's run
 
     # only lines from before the change: a row that says so, no figure made up
     tenant = rows[("prod", "tenant")]
     assert tenant["late_status"].startswith("not measured")
-    assert int(tenant["runs_measured"]) == 0 and int(tenant["backfill_runs"]) == 0
+    assert int(tenant["runs_measured"]) == 0
     assert not {"late_events", "lateness_max", "lateness_p99", "last_run_lateness_max", "throttled",
-                "last_backfill_slices"} & set(tenant)
+                "most_slices", "most_in_flight"} & set(tenant)
 
     # the latest run read nothing ("-"): the range still has a measured run
     lab = rows[("lab", "all")]
     assert lab["late_status"] == "no late event" and int(lab["late_events"]) == 0
     assert (int(lab["lateness_max"]), lab["last_run_lateness_max"], lab["last_run_lateness_p99"]) == (100, "-", "-")
-    assert int(lab["backfill_runs"]) == 0 and "last_backfill_slices" not in lab
+    assert (int(lab["most_slices"]), int(lab["most_in_flight"])) == (2, 1)
 
     # runs that read nothing after the initial window: no lateness at all
     only_dash = App.load(str(PACKAGE))
