@@ -41,6 +41,7 @@ from ta_openai_audit.errors import (
 )
 from ta_openai_audit.settings import InputSettings
 from tools.openai_api_sim import DEFAULT_KEY, ApiSim, scenario_names
+from tools.openai_api_sim.generator import make_event
 from tools.spl import App
 
 REPO = Path(__file__).resolve().parents[2]
@@ -883,6 +884,52 @@ def test_late_event_panel_reads_the_collectors_own_summary_lines(demo):
         assert summary.lateness_max is None and "lateness_max" not in row
         assert row["last_run_lateness_max"] == row["last_run_lateness_p99"] == "-"
         assert row["late_status"] == "no event read after the initial window"
+
+
+def test_late_event_panel_shows_what_the_sweep_caught():
+    """The engine's collector polls the API stand-in once a minute (lag 60 s, overlap 120 s) while
+    it publishes one event late, at a second a poll had already read: the sweep catches it and the
+    panel, over the collector's own checkpoint_summary lines, shows what the summaries counted."""
+    interval, lag, overlap = 60, 60, 120
+    background = [make_event("login.succeeded", seed=i, effective_at=NOW - 3000 + 300 * i, event_id="audit_log-bg%d" % i)
+                  for i in range(10)]
+    late = make_event("api_key.created", seed=99, effective_at=NOW - 90, event_id="audit_log-late")
+    fresh = make_event("login.failed", seed=98, effective_at=NOW + 30, event_id="audit_log-fresh")
+    settings = InputSettings.from_stanza({"account": "lab", "index": "main", "start": str(NOW - 3600),
+                                          "interval": str(interval), "lag_seconds": str(lag),
+                                          "overlap_seconds": str(overlap), "tenant_scoped": "0"}, now=NOW)
+    store, log, summaries, sent = MemoryCheckpointStore(), InputLog("lab", "sweep"), [], []
+    with ApiSim(events=background, anchor=NOW) as sim:
+        for poll in range(4):
+            at = NOW + poll * interval
+            if poll == 1:  # published after the first poll read their seconds, or before the window reached them
+                sim.add_events([late, fresh])
+            client = AuditLogClient(sim.base_url, DEFAULT_KEY, read_timeout=10, time_budget=30)
+            sink = _JsonSink()
+            try:
+                summary = Collector(client, store, splunk_side.checkpoint_key("lab"), settings, clock=lambda: at).run(sink)
+            finally:
+                client.close()
+            assert summary.errors == []
+            sent += [e["id"] for e in sink.events]
+            summaries.append(summary.streams[0])
+            log.at = at
+            log.logger.info("checkpoint_summary input=lab %s",
+                            summary.streams[0].checkpoint_line(at, summary.clock_skew, overlap))
+    assert sorted(sent) == sorted([e["id"] for e in background] + [late["id"], fresh["id"]])
+    assert sum(s.late_events for s in summaries) == 1  # the late event, swept at NOW + 120
+    app = App.load(str(PACKAGE))
+    app.index_events(log.events())
+    row, = run_on(app, "openai_audit_input_health", "ds_late_events", now=NOW + 3 * interval + 30)
+    assert row["late_status"] == "late events caught by the sweep"
+    assert int(row["late_events"]) == 1 and int(row["runs_measured"]) == 4
+    measured = [s for s in summaries if s.lateness_max is not None]
+    assert int(row["lateness_max"]) == max(s.lateness_max for s in measured)
+    assert int(row["lateness_p99"]) == max(s.lateness_p99 for s in measured)
+    # swept when its second became `overlap` seconds older than the window end: about overlap + lag late
+    assert overlap + lag <= int(row["lateness_max"]) < overlap + lag + interval
+    assert row["last_run_lateness_max"] == ("-" if summaries[-1].lateness_max is None else str(summaries[-1].lateness_max))
+    assert int(row["overlap"]) == overlap and int(row["throttled"]) == 0
 
 
 # A checkpoint_summary line as the input wrote it before issue 16 (without the late-event and backfill
