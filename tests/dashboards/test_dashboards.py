@@ -41,6 +41,7 @@ from ta_openai_audit.errors import (
 )
 from ta_openai_audit.settings import InputSettings
 from tools.openai_api_sim import DEFAULT_KEY, ApiSim, scenario_names
+from tools.openai_api_sim.generator import make_event
 from tools.spl import App
 
 REPO = Path(__file__).resolve().parents[2]
@@ -442,6 +443,39 @@ def test_the_published_schema_check_rejects_a_broken_definition(splunk_schema_mo
 
 
 # ------------------------------------------------------------------------------- demo data
+class InputLog:
+    """One input's log file as splunkd indexes it (index=_internal, source
+    .../ta-openai-audit_<input>.log): what is written through ``logger``, with solnlib's line format,
+    stamped with the time in ``at``."""
+
+    FORMATTER = logging.Formatter(solnlog.Logs._default_log_format)
+
+    def __init__(self, name: str, scenario: str):
+        self.name = name
+        self.at = 0.0
+        self.records: List[logging.LogRecord] = []
+        log = self
+
+        class Capture(logging.Handler):
+            def emit(self, record):
+                record.created, record.msecs = log.at, 0
+                log.records.append(record)
+
+        self.logger = logging.getLogger("test-dashboards.ta-openai-audit_%s.%s" % (name, scenario))
+        self.logger.handlers[:] = [Capture()]
+        self.logger.propagate = False
+        self.logger.setLevel(logging.DEBUG)
+
+    def events(self) -> List[Dict[str, Any]]:
+        """The lines written since the last call, as _internal events."""
+        out = [{"_raw": self.FORMATTER.format(record), "_time": record.created, "index": "_internal",
+                "sourcetype": "ta-openai-audit_%s-too_small" % self.name,
+                "source": "%s/ta-openai-audit_%s.log" % (LOG_DIR, self.name), "host": "hf1"}
+               for record in self.records]
+        self.records.clear()
+        return out
+
+
 class _JsonSink:
     """The collector's sink: keeps every event, parsed back from the JSON text it was given."""
 
@@ -513,35 +547,6 @@ class Demo:
 
     # -- the inputs' log files, written by solnlib's functions with solnlib's line format
     def _input_logs(self) -> None:
-        formatter = logging.Formatter(solnlog.Logs._default_log_format)
-        lines: List[logging.LogRecord] = []
-
-        class Capture(logging.Handler):
-            def emit(self, record):
-                lines.append(record)
-
-        def logger_for(name: str, at: List[float]) -> logging.Logger:
-            logger = logging.getLogger("test-dashboards.ta-openai-audit_%s.%s" % (name, self.scenario))
-            logger.handlers[:] = [Capture()]
-            logger.propagate = False
-            logger.setLevel(logging.DEBUG)
-
-            class Clock(logging.Filter):
-                def filter(self, record):
-                    record.created = at[0]
-                    record.msecs = 0
-                    return True
-            logger.filters[:] = [Clock()]
-            return logger
-
-        def flush(name: str) -> None:
-            for record in lines:
-                self.extra_events.append({
-                    "_raw": formatter.format(record), "_time": record.created, "index": "_internal",
-                    "sourcetype": "ta-openai-audit_%s-too_small" % name,
-                    "source": "%s/ta-openai-audit_%s.log" % (LOG_DIR, name), "host": "hf1"})
-            lines.clear()
-
         errors = {
             "prod": [(NOW - 1800, ApiUnavailableError("the API kept answering 503 for 30 s; the next run retries")),
                      (NOW - 7200, AuthenticationError("the API refused the admin key (401): check the account"))],
@@ -551,38 +556,38 @@ class Demo:
         categories = {ApiUnavailableError: "Server Error", AuthenticationError: "Authentication Error",
                       CheckpointError: "Checkpoint Error", ConfigurationError: "Configuration Error"}
         for name in ("prod", "lab"):
-            at = [0.0]
-            logger = logger_for(name, at)
+            log = InputLog(name, self.scenario)
+            logger = log.logger
             key = splunk_side.checkpoint_key(name)
             # three earlier, empty runs an hour apart, then the run that collected the demo
             counts = [0, 0, 0, len(self.collected[name])]
             self.runs[name] = counts
             for i, n in enumerate(counts):
-                at[0] = NOW - 3600 * (len(counts) - 1 - i) - 30
+                log.at = NOW - 3600 * (len(counts) - 1 - i) - 30
                 solnlog.modular_input_start(logger, name)
                 solnlog.events_ingested(logger, key, splunk_side.SOURCETYPE, n, "main", account=name)
                 if i == len(counts) - 1:  # what the shim logs after the run that collected the demo
                     summary = self.summaries[name]
                     for stream in summary.streams:
                         logger.info("checkpoint_summary input=%s %s", name,
-                                    stream.checkpoint_line(at[0], summary.clock_skew, 900))
+                                    stream.checkpoint_line(log.at, summary.clock_skew, 900))
                 solnlog.modular_input_end(logger, name)
             for when, exc in errors[name]:
-                at[0] = when
+                log.at = when
                 splunk_side.log_collector_error(logger, exc, "input %s: " % name)
                 self.errors.append({"input": name, "category": categories[type(exc)], "message": str(exc)})
-            at[0] = NOW - 600
+            log.at = NOW - 600
             logger.warning("input=%s a warning that is not an error", name)
-            flush(name)
+            self.extra_events += log.events()
         # an unforeseen failure: full traceback, several lines
-        at = [NOW - 300.0]
-        logger = logger_for("prod", at)
+        log = InputLog("prod", self.scenario)
+        log.at = NOW - 300
         try:
             raise KeyError("effective_at")
         except KeyError as exc:
-            splunk_side.log_unexpected_error(logger, exc, "input prod: ")
+            splunk_side.log_unexpected_error(log.logger, exc, "input prod: ")
         self.errors.append({"input": "prod", "category": "Unexpected Error", "message": "KeyError"})
-        flush("prod")
+        self.extra_events += log.events()
         # another add-on's input in the same index must not count
         self.extra_events.append({
             "_raw": "2026-11-25 19:59:00,000 log_level=INFO pid=1 tid=MainThread file=log.py:log_event:1 | "
@@ -648,11 +653,16 @@ def demo(request, tmp_path_factory):
 
 
 def run(demo: Demo, view: str, ds_id: str, now: float = NOW, **token_values: str):
+    return run_on(demo.app, view, ds_id, now, **token_values)
+
+
+def run_on(app: App, view: str, ds_id: str, now: float = NOW, **token_values: str):
+    """A data source's rows on the events of ``app``, its tokens at their defaults or the values given."""
     _, definition = load_view(view)
     tokens = token_defaults(definition)
     tokens.update(token_values)
     query, earliest, latest = data_source_query(definition, ds_id, tokens)
-    return demo.app.search(query, now=now, earliest=earliest, latest=latest)
+    return app.search(query, now=now, earliest=earliest, latest=latest)
 
 
 ALL_DATA_SOURCES = [(view, ds_id) for view in VIEWS for ds_id in load_view(view)[1]["dataSources"]]
@@ -859,6 +869,140 @@ def test_collection_state_is_read_from_the_checkpoint_summary_lines(demo):
             assert row["status"] == "collecting"
             assert abs(float(row["minutes_behind"]) - (NOW - state["high_water"]) / 60) <= 0.051
     assert rows[("lab", "all")]["last_state"] == "stopped"
+
+
+def test_late_event_panel_reads_the_collectors_own_summary_lines(demo):
+    rows = {(r["input"], r["stream"]): r for r in run(demo, "openai_audit_input_health", "ds_late_events")}
+    assert set(rows) == {("prod", "all"), ("prod", "tenant"), ("lab", "all")}
+    for (name, stream), row in rows.items():
+        summary = next(s for s in demo.summaries[name].streams if s.name == stream)
+        assert int(row["runs_measured"]) == 1 and int(row["overlap"]) == 900
+        assert int(row["late_events"]) == summary.late_events
+        assert int(row["throttled"]) == summary.throttled
+        assert (int(row["most_slices"]), int(row["most_in_flight"])) == (summary.slices, summary.concurrency)
+        # the demo's only run is each stream's initial window: no lateness is measured there
+        assert summary.lateness_max is None and "lateness_max" not in row
+        assert row["last_run_lateness_max"] == row["last_run_lateness_p99"] == "-"
+        assert row["late_status"] == "no event read after the initial window"
+
+
+def test_late_event_panel_shows_what_the_sweep_caught():
+    """The engine's collector polls the API stand-in once a minute (lag 60 s, overlap 120 s) while
+    it publishes one event late, at a second a poll had already read: the sweep catches it and the
+    panel, over the collector's own checkpoint_summary lines, shows what the summaries counted."""
+    interval, lag, overlap = 60, 60, 120
+    background = [make_event("login.succeeded", seed=i, effective_at=NOW - 3000 + 300 * i, event_id="audit_log-bg%d" % i)
+                  for i in range(10)]
+    late = make_event("api_key.created", seed=99, effective_at=NOW - 90, event_id="audit_log-late")
+    fresh = make_event("login.failed", seed=98, effective_at=NOW + 30, event_id="audit_log-fresh")
+    settings = InputSettings.from_stanza({"account": "lab", "index": "main", "start": str(NOW - 3600),
+                                          "interval": str(interval), "lag_seconds": str(lag),
+                                          "overlap_seconds": str(overlap), "tenant_scoped": "0"}, now=NOW)
+    store, log, summaries, sent = MemoryCheckpointStore(), InputLog("lab", "sweep"), [], []
+    with ApiSim(events=background, anchor=NOW) as sim:
+        for poll in range(4):
+            at = NOW + poll * interval
+            if poll == 1:  # published after the first poll read their seconds, or before the window reached them
+                sim.add_events([late, fresh])
+            client = AuditLogClient(sim.base_url, DEFAULT_KEY, read_timeout=10, time_budget=30)
+            sink = _JsonSink()
+            try:
+                summary = Collector(client, store, splunk_side.checkpoint_key("lab"), settings, clock=lambda: at).run(sink)
+            finally:
+                client.close()
+            assert summary.errors == []
+            sent += [e["id"] for e in sink.events]
+            summaries.append(summary.streams[0])
+            log.at = at
+            log.logger.info("checkpoint_summary input=lab %s",
+                            summary.streams[0].checkpoint_line(at, summary.clock_skew, overlap))
+    assert sorted(sent) == sorted([e["id"] for e in background] + [late["id"], fresh["id"]])
+    assert sum(s.late_events for s in summaries) == 1  # the late event, swept at NOW + 120
+    app = App.load(str(PACKAGE))
+    app.index_events(log.events())
+    row, = run_on(app, "openai_audit_input_health", "ds_late_events", now=NOW + 3 * interval + 30)
+    assert row["late_status"] == "late events caught by the sweep"
+    assert int(row["late_events"]) == 1 and int(row["runs_measured"]) == 4
+    measured = [s for s in summaries if s.lateness_max is not None]
+    assert int(row["lateness_max"]) == max(s.lateness_max for s in measured)
+    assert int(row["lateness_p99"]) == max(s.lateness_p99 for s in measured)
+    # swept when its second became `overlap` seconds older than the window end: about overlap + lag late
+    assert overlap + lag <= int(row["lateness_max"]) < overlap + lag + interval
+    assert row["last_run_lateness_max"] == ("-" if summaries[-1].lateness_max is None else str(summaries[-1].lateness_max))
+    assert int(row["overlap"]) == overlap and int(row["throttled"]) == 0
+
+
+# A checkpoint_summary line as the input wrote it before issue 16 (without the late-event and backfill
+# fields), and the fields issue 16 appends to it.
+OLD_SUMMARY = ("checkpoint_summary input={input} stream={stream} window_start=1795600000 window_end=1795603540 "
+               "high_water=1795603540 lag_behind_now=60 events={events} pages=1 requests=1 errors=0 clock_skew=0.4 "
+               "overlap={overlap} state=drained")
+NEW_FIELDS = (" late_events={late} lateness_max={max} lateness_p99={p99} slices={slices} concurrency={concurrency}"
+              " throttled={throttled}")
+
+
+def test_late_event_panel_on_checkpoint_summary_lines_old_and_new():
+    """Sample lines: runs from before the late-event sweep (no such fields), a backfill after an
+    outage read in slices with 429s, steady runs with and without late events, runs that read nothing
+    ("-"), and a run outside the time range."""
+    lines = {  # input -> (hours ago, stream, new fields or None for a line from before the change)
+        "prod": [
+            (30, "all", dict(late=50, max=5000, p99=4000, slices=1, concurrency=1, throttled=9)),  # out of range
+            (20, "all", None),
+            (6, "all", dict(late=0, max=7260, p99=7100, slices=8, concurrency=4, throttled=2)),
+            (3, "all", dict(late=2, max=1012, p99=118, slices=2, concurrency=2, throttled=0)),
+            (2, "all", dict(late=1, max=985, p99=120, slices=2, concurrency=2, throttled=1)),
+            (1, "all", dict(late=0, max=115, p99=110, slices=2, concurrency=2, throttled=0)),
+            (2, "tenant", None),
+            (1, "tenant", None),
+        ],
+        "lab": [
+            (5, "all", dict(late=0, max=100, p99=90, slices=2, concurrency=1, throttled=0)),
+            (1, "all", dict(late=0, max="-", p99="-", slices=0, concurrency=0, throttled=0)),
+        ],
+    }
+    app = App.load(str(PACKAGE))
+    for name, runs in lines.items():
+        log = InputLog(name, "late-events")
+        for hours, stream, new in runs:
+            log.at = NOW - hours * 3600
+            log.logger.info(OLD_SUMMARY.format(input=name, stream=stream, events=7, overlap=900)
+                            + (NEW_FIELDS.format(**new) if new else ""))
+        app.index_events(log.events())
+    rows = {(r["input"], r["stream"]): r for r in run_on(app, "openai_audit_input_health", "ds_late_events")}
+    assert set(rows) == {("prod", "all"), ("prod", "tenant"), ("lab", "all")}
+
+    prod = rows[("prod", "all")]
+    assert prod["late_status"] == "late events caught by the sweep"
+    assert int(prod["late_events"]) == 3 and int(prod["runs_measured"]) == 4
+    # worst run in range (the backlog after the outage) and the latest run
+    assert (int(prod["lateness_max"]), int(prod["lateness_p99"])) == (7260, 7100)
+    assert (prod["last_run_lateness_max"], prod["last_run_lateness_p99"]) == ("115", "110")
+    assert int(prod["overlap"]) == 900 and int(prod["throttled"]) == 3
+    assert (int(prod["most_slices"]), int(prod["most_in_flight"])) == (8, 4)  # the backlog's run
+
+    # only lines from before the change: a row that says so, no figure made up
+    tenant = rows[("prod", "tenant")]
+    assert tenant["late_status"].startswith("not measured")
+    assert int(tenant["runs_measured"]) == 0
+    assert not {"late_events", "lateness_max", "lateness_p99", "last_run_lateness_max", "throttled",
+                "most_slices", "most_in_flight"} & set(tenant)
+
+    # the latest run read nothing ("-"): the range still has a measured run
+    lab = rows[("lab", "all")]
+    assert lab["late_status"] == "no late event" and int(lab["late_events"]) == 0
+    assert (int(lab["lateness_max"]), lab["last_run_lateness_max"], lab["last_run_lateness_p99"]) == (100, "-", "-")
+    assert (int(lab["most_slices"]), int(lab["most_in_flight"])) == (2, 1)
+
+    # runs that read nothing after the initial window: no lateness at all
+    only_dash = App.load(str(PACKAGE))
+    log = InputLog("lab", "late-events-none")
+    log.at = NOW - 600
+    log.logger.info(OLD_SUMMARY.format(input="lab", stream="all", events=0, overlap=900)
+                    + NEW_FIELDS.format(late=0, max="-", p99="-", slices=0, concurrency=0, throttled=0))
+    only_dash.index_events(log.events())
+    row, = run_on(only_dash, "openai_audit_input_health", "ds_late_events")
+    assert row["late_status"] == "no event read after the initial window" and "lateness_max" not in row
 
 
 def test_collection_gap_panel_shows_what_the_detection_sees(demo):
