@@ -174,12 +174,9 @@ def _format_2(record: Dict[str, Any]) -> StreamState:
     swept_to = _optional_time(record, "swept_to")
     if high_water is not None and swept_to is None:
         raise BadRecord("swept_to is missing although high_water is set")
-    overlap_ids = _id_map(record.get("overlap_ids"), "overlap_ids")
-    walk_record = record.get("walk")
+    walk_record = _walk_record(record)
     walk = None
     if walk_record is not None:
-        if not isinstance(walk_record, dict):
-            raise BadRecord("walk is not an object")
         slices_record = walk_record.get("slices")
         if not isinstance(slices_record, list) or not slices_record:
             raise BadRecord("walk.slices is not a list of slices")
@@ -188,22 +185,27 @@ def _format_2(record: Dict[str, Any]) -> StreamState:
                     _id_map(walk_record.get("recent_ids"), "walk.recent_ids"))
         if any(s.end > walk.end for s in walk.slices):
             raise BadRecord("a slice of the walk ends after the walk (%r)" % walk.end)
-    return StreamState(start, high_water, swept_to, overlap_ids, walk)
+    return StreamState(start, high_water, swept_to, _id_map(record.get("overlap_ids"), "overlap_ids"), walk)
 
 
 def _format_1(record: Dict[str, Any], overlap: int) -> StreamState:
-    start = _time_field(record, "start")
+    """Format 1: a walk was one slice (``walk.start``...), and what had been re-read was the
+    overlap below high_water."""
     high_water = _optional_time(record, "high_water")
-    overlap_ids = _id_map(record.get("overlap_ids"), "overlap_ids")
-    walk_record = record.get("walk")
+    walk_record = _walk_record(record)
     walk = None
     if walk_record is not None:
-        if not isinstance(walk_record, dict):
-            raise BadRecord("walk is not an object")
         one = _slice(walk_record, "walk.")
         walk = Walk(one.end, one.end - overlap, [one], _id_map(walk_record.get("recent_ids"), "walk.recent_ids"))
-    swept_to = None if high_water is None else high_water - overlap
-    return StreamState(start, high_water, swept_to, overlap_ids, walk)
+    return StreamState(_time_field(record, "start"), high_water, None if high_water is None else high_water - overlap,
+                       _id_map(record.get("overlap_ids"), "overlap_ids"), walk)
+
+
+def _walk_record(record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    walk = record.get("walk")
+    if walk is not None and not isinstance(walk, dict):
+        raise BadRecord("walk is not an object")
+    return walk
 
 
 def _slice(record: Any, prefix: str) -> Slice:
