@@ -5,8 +5,8 @@ Plain Python 3.9-3.13, stdlib + requests. Layout:
     settings.py    input settings parser/validator, base URL check
     proxy.py       proxy URL from UCC's proxy tab
     client.py      AuditLogClient: pages of GET /v1/organization/audit_logs, retries, budget
-    checkpoint.py  checkpoint stores (file, memory) and the checkpoint record format
-    collector.py   Collector: the window/overlap/lag walk, exactly-once bookkeeping
+    checkpoint.py  the checkpoint record (format, reader, validation) and its stores (file, memory)
+    collector.py   Collector: the walk (new window, late-event sweep, slices, fetchers)
     __main__.py    python -m ta_openai_audit check|collect
 """
 from __future__ import annotations
