@@ -4,7 +4,8 @@
    work, then an intrusion in the last five hours) and the splunkd stand-in holds the account.
 2. The BUILT modular input runs as splunkd runs it, once per interval: a process, the input XML
    on stdin, events on stdout, its checkpoint in the (stand-in) KV store. Between intervals new
-   events arrive, one of them late (effective five minutes ago), to show the overlap at work.
+   events arrive, one of them late (its second was read before it showed up), to show the
+   late-event sweep at work.
 3. Every detection of the built app runs over what was collected, in the offline SPL evaluator,
    with lookups filled the way the scenario's organization would fill them; baselines learn from
    the history before the intrusion first. Risk from the detections that fired feeds the risk
@@ -37,6 +38,7 @@ CHECKPOINTS = "ta_openai_audit_checkpoints"
 RISK_SEARCH = "TA-openai-audit - OpenAI Risk Threshold Exceeded for User - Rule"
 HISTORY = 21 * 3600        # baselines learn from what happened before the last 21 hours
 LAG = 2                    # the input's lag: short, so that the demo's intervals can be seconds apart
+OVERLAP = 5                # and its overlap, scaled down alike: the sweep comes within the demo
 KEY_FIELDS = ("user", "src", "signature", "object_id", "project_id", "severity", "count")
 
 
@@ -70,15 +72,17 @@ def collect(app_dir: str, scenario: str, intervals: int, seed: int, workdir: str
         splunkd.add_account("demo", DEFAULT_KEY, base_url=api.base_url)
         home = SplunkHome(app_dir, os.path.join(workdir, "splunk"), splunkd)
         stanza = {"account": "demo", "index": "main", "interval": "60", "start": "7",
-                  "tenant_scoped": "1", "lag_seconds": str(LAG), "overlap_seconds": "900"}
+                  "tenant_scoped": "1", "lag_seconds": str(LAG), "overlap_seconds": str(OVERLAP)}
         per_interval, indexed = [], []
         for i in range(intervals):
             if i > 0:
-                # new activity since the last poll, and one event that shows up five minutes late
+                # new activity since the last poll, and one event that shows up late, at a second
+                # the last poll read: the sweep reads it again once it is OVERLAP seconds older
+                # than the window end, which it is by the next poll
                 now = int(time.time())
                 api.add_events([make_event("login.succeeded", seed=seed * 100 + i, effective_at=now - 1)])
-                api.add_events([make_event("api_key.updated", seed=seed * 100 + 50 + i, effective_at=now - 300)])
-                time.sleep(LAG + 1.5)
+                api.add_events([make_event("api_key.updated", seed=seed * 100 + 50 + i, effective_at=now - LAG)])
+                time.sleep(OVERLAP)
             run = home.run_input({"demo": stanza})
             if run.returncode != 0:
                 raise SystemExit("the modular input failed (exit %d):\n%s" % (run.returncode, run.stderr[-2000:]))

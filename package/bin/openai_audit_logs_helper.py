@@ -97,30 +97,22 @@ def run_input(input_name: str, stanza: Dict[str, Any], session_key: str, server_
         # event's index out and splunkd applies the input's setting.
         index = settings.index if settings.index and settings.index != "default" else None
         events = splunk_side.EventStream(event_writer, input_name, settings.account, index)
-        collector = Collector(client, splunk_side.FlushBeforeCheckpoint(store, events.flush),
-                              splunk_side.checkpoint_key(input_name), settings,
+        collector = Collector(client, store, splunk_side.checkpoint_key(input_name), settings,
                               logger=logger, should_stop=lambda: _stop_requested)
-
-        def emit(raw: str, effective_at: int, event: Dict[str, Any]) -> None:
-            events.emit(raw, effective_at, event, collector.in_initial_window)
-
-        summary = None
         try:
-            summary = collector.run(emit)
-        except CollectorError as exc:
-            summary = getattr(exc, "summary", None)
-            splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
+            summary = collector.run(events)
         finally:
             _active_client = None
             events.flush()  # a page cut short by an error: its events go out, unrecorded (resent next run)
             client.close()
-        if summary is not None:
-            log.events_ingested(logger, splunk_side.checkpoint_key(input_name), splunk_side.SOURCETYPE, summary.events,
-                                settings.index or "default", account=settings.account)
-            logger.info("input=%s %s seconds=%.1f", short_name, summary.line(), time.monotonic() - started)
-            for stream in summary.streams:
-                logger.info("checkpoint_summary input=%s %s", short_name,
-                            stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds))
+        for error in summary.errors:
+            splunk_side.log_collector_error(logger, error, "input %s: " % short_name)
+        log.events_ingested(logger, splunk_side.checkpoint_key(input_name), splunk_side.SOURCETYPE, summary.events,
+                            settings.index or "default", account=settings.account)
+        logger.info("input=%s %s seconds=%.1f", short_name, summary.line(), time.monotonic() - started)
+        for stream in summary.streams:
+            logger.info("checkpoint_summary input=%s %s", short_name,
+                        stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds))
     except CollectorError as exc:
         splunk_side.log_collector_error(logger, exc, "input %s: " % short_name)
     except Exception as exc:  # a bug or an unforeseen failure: full traceback, secrets redacted

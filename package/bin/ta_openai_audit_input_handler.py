@@ -57,9 +57,9 @@ class InputHandler(AdminExternalHandler):
         list(self.handler.get(name))  # RestError 404 for an unknown input, before touching the KV store
         try:
             location = splunk_side.splunkd_location(get_splunkd_endpoint())
-            splunk_side.delete_checkpoints(self.getSessionKey(), location, splunk_side.checkpoint_keys(name))
+            splunk_side.delete_checkpoints(self.getSessionKey(), location, splunk_side.input_checkpoint_keys(name))
         except CollectorError as exc:
             splunk_side.log_collector_error(logger, exc, "input %s not deleted: " % name)
             raise RestError(503, "The input %s was not deleted: %s. Try again in a minute." % (name, exc)) from None
-        logger.info("input %s: checkpoint records %s deleted", name, ", ".join(splunk_side.checkpoint_keys(name)))
+        logger.info("input %s: checkpoint records %s deleted", name, ", ".join(splunk_side.input_checkpoint_keys(name)))
         AdminExternalHandler.handleRemove(self, confInfo)

@@ -21,6 +21,7 @@ from solnlib import conf_manager, log
 from solnlib.modular_input import checkpointer
 from solnlib.soln_exceptions import ConfManagerException, ConfStanzaNotExistException
 
+from ta_openai_audit.checkpoint import checkpoint_keys
 from ta_openai_audit.errors import CheckpointError, CollectorError, ConfigurationError, escape_controls
 
 ADDON_NAME = "TA-openai-audit"
@@ -58,9 +59,9 @@ def checkpoint_key(input_name: str) -> str:
     return input_name if "://" in input_name else "%s://%s" % (INPUT_TYPE, input_name)
 
 
-def checkpoint_keys(input_name: str) -> Tuple[str, str]:
-    key = checkpoint_key(input_name)
-    return key, key + ":tenant"
+def input_checkpoint_keys(input_name: str) -> List[str]:
+    """Every checkpoint record of an input (the engine's streams), deleted with the input."""
+    return checkpoint_keys(checkpoint_key(input_name))
 
 
 def splunkd_location(server_uri: str) -> Location:
@@ -230,15 +231,14 @@ def inputs_of_account(session_key: str, location: Location, account: str) -> Lis
 
 # ------------------------------------------------------------------------------- event stream
 class EventStream:
-    """How the input hands events to splunkd: the ``<stream>`` of splunklib's EventWriter, with
-    the elements and attributes splunklib's ``Event.write_to`` gives an event, written one page at
-    a time.
+    """How the input hands events to splunkd (the collector's sink): the ``<stream>`` of
+    splunklib's EventWriter, with the elements and attributes splunklib's ``Event.write_to`` gives
+    an event, written one page at a time.
 
-    ``emit`` (the collector's emit callback) serialises an event into the page buffer; ``flush``
-    writes the buffer in one write and flushes it. The checkpoint store is wrapped in
-    ``FlushBeforeCheckpoint``, so every checkpoint write hands splunkd the buffered events first:
-    a checkpoint never records a page splunkd has not received. One write per page rather than
-    one per event, and no ElementTree per event, is most of the input's speed (docs/benchmarks.md).
+    ``emit`` serialises an event into the page buffer; ``flush`` writes the buffer in one write and
+    flushes it. The collector calls ``flush`` before every checkpoint write, so a checkpoint never
+    records a page splunkd has not received. One write per page rather than one per event, and no
+    ElementTree per event, is most of the input's speed (docs/benchmarks.md).
     The event data is the collector's JSON: it holds no character XML 1.0 forbids (JSON escapes
     control characters; the collector escapes lone surrogates, U+FFFE and U+FFFF), so escaping
     ``&``, ``<`` and ``>`` is all it needs.
@@ -260,7 +260,7 @@ class EventStream:
             meta += "<index>%s</index>" % escape(index)
         return "</time>" + meta + "<data>"
 
-    def emit(self, raw: str, effective_at: int, event: Any = None, backfill: bool = False) -> None:
+    def emit(self, raw: str, effective_at: int, event: Any, backfill: bool) -> None:
         """One event; ``backfill``: it belongs to the input's initial window (its source says so)."""
         self._buffer.append(
             "%s%d%s%s</data><done /></event>" % (self._head, effective_at, self._middles[backfill], escape(raw))
@@ -275,24 +275,6 @@ class EventStream:
         self._out.write("".join(self._buffer))
         self._out.flush()
         self._buffer = []
-
-
-class FlushBeforeCheckpoint:
-    """A checkpoint store whose writes first flush the event stream (see EventStream)."""
-
-    def __init__(self, store: Any, flush: Any):
-        self._store = store
-        self._flush = flush
-
-    def get(self, key: str) -> Any:
-        return self._store.get(key)
-
-    def update(self, key: str, state: Any) -> None:
-        self._flush()
-        self._store.update(key, state)
-
-    def delete(self, key: str) -> None:
-        self._store.delete(key)
 
 
 # ---------------------------------------------------------------------------------- KV store

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from splunklib import modularinput as smi
-from ta_openai_audit_splunk import EventStream, FlushBeforeCheckpoint
+from ta_openai_audit_splunk import EventStream
 
 KEY = "sk-admin-" + "FuzzKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
 
@@ -138,17 +138,13 @@ def envelope(events: List[ServedEvent], has_more: bool) -> str:
 
 class ShimWriter:
     """What the modular input does with each event: the shim's own EventStream over splunklib's
-    EventWriter, written to a text stream as splunkd's stdout is. The collector is given
-    ``store(...)``, so pages reach the stream before their checkpoint, as in the shim."""
+    EventWriter, written to a text stream as splunkd's stdout is. The collector is given ``events``
+    as its sink, so pages reach the stream before their checkpoint, as in the shim."""
 
     def __init__(self, input_name: str = "openai_audit_logs://fuzz", account: str = "fuzz", index: str = "openai"):
         self.stream = io.StringIO()
         self.writer = smi.EventWriter(output=self.stream, error=io.StringIO())
         self.events = EventStream(self.writer, input_name, account, index)
-        self.emit = self.events.emit
-
-    def store(self, store: Any) -> FlushBeforeCheckpoint:
-        return FlushBeforeCheckpoint(store, self.events.flush)
 
     def document(self) -> str:
         self.events.flush()

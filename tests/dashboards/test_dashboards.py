@@ -442,6 +442,19 @@ def test_the_published_schema_check_rejects_a_broken_definition(splunk_schema_mo
 
 
 # ------------------------------------------------------------------------------- demo data
+class _JsonSink:
+    """The collector's sink: keeps every event, parsed back from the JSON text it was given."""
+
+    def __init__(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+
+    def emit(self, raw: str, effective_at: int, event: Dict[str, Any], backfill: bool) -> None:
+        self.events.append(json.loads(raw))
+
+    def flush(self) -> None:
+        pass
+
+
 class Demo:
     """What a Splunk search head would hold after `make demo`: the audit events, the inputs'
     log lines in _internal, alert/notable/risk events for the detections that fire, and the
@@ -478,15 +491,15 @@ class Demo:
                 stanza.update(fields)
                 settings = InputSettings.from_stanza(stanza, now=NOW)
                 client = AuditLogClient(sim.base_url, DEFAULT_KEY, read_timeout=10, time_budget=30)
-                got: List[Dict[str, Any]] = []
+                got = _JsonSink()
                 try:
                     self.summaries[account] = Collector(
                         client, self.store, splunk_side.checkpoint_key(account), settings, clock=lambda: NOW,
-                        should_stop=(lambda: bool(got)) if stop_after_first_page else None,
-                    ).run(lambda raw, at, event: got.append(json.loads(raw)))
+                        should_stop=(lambda: bool(got.events)) if stop_after_first_page else None,
+                    ).run(got)
                 finally:
                     client.close()
-                self.collected[account] = got
+                self.collected[account] = got.events
 
     def audit_events(self) -> List[Dict[str, Any]]:
         out = []
@@ -820,7 +833,10 @@ def test_checkpoint_state_is_read_from_the_kv_store_records(demo):
             continue
         if state["walk"] is not None:
             assert row["status"] == "walking a window"
-            assert row["walk_window"].startswith(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(state["walk"]["start"])))
+            slices = state["walk"]["slices"]
+            start = min(piece["start"] for piece in slices)
+            assert row["walk_window"].startswith(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start)))
+            assert int(row["walk_slices"]) == len(slices)
         else:
             assert row["status"] == "up to date"
             assert row["collected_up_to"].startswith(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(state["high_water"])))

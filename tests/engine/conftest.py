@@ -143,6 +143,22 @@ def http_date(seconds: float) -> str:
     return email.utils.formatdate(seconds, usegmt=True)
 
 
+class ListSink:
+    """The collector's sink, in memory: every event's JSON text (``raws``) and id, the flushes."""
+
+    def __init__(self) -> None:
+        self.raws: List[str] = []
+        self.ids: List[str] = []
+        self.flushes = 0
+
+    def emit(self, raw: str, effective_at: int, event: Dict[str, Any], backfill: bool) -> None:
+        self.raws.append(raw)
+        self.ids.append(event["id"])
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
 class FakeClock:
     """Monotonic and wall clock that only move when the code sleeps (or a test advances it)."""
 
@@ -200,6 +216,7 @@ def eng():
     return SimpleNamespace(
         KEY=KEY, NOW=NOW, BASE_URL=BASE_URL, FakeApi=FakeApi, FakeClock=FakeClock, make_event=make_event,
         make_client=make_client, make_settings=make_settings, response=response, http_date=http_date,
+        ListSink=ListSink,
     )
 
 

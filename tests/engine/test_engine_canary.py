@@ -82,13 +82,14 @@ def test_canary_never_leaks_from_the_engine(eng, all_logs, fault):
     client = eng.make_client(api, clock, key=CANARY, time_budget=5,
                              proxy_url="http://svc:%s@proxy.corp:3128" % PROXY_PASSWORD)
     store = MemoryCheckpointStore()
-    emitted = []
+    sink = eng.ListSink()
     collector = Collector(client, store, "openai_audit_logs://canary", eng.make_settings(tenant_scoped="1"),
                           clock=clock)
-    with pytest.raises(CollectorError) as info:
-        collector.run(lambda raw, at, event: emitted.append(raw))
-    texts = exception_texts(info.value)
-    texts += [json.dumps(store.records), json.dumps(info.value.summary.as_dict()), repr(client), repr(collector)]
+    summary = collector.run(sink)
+    assert summary.errors and all(isinstance(e, CollectorError) for e in summary.errors)
+    texts = [t for error in summary.errors for t in exception_texts(error)]
+    texts += [json.dumps(store.records), json.dumps(summary.as_dict()), repr(client), repr(collector)]
+    emitted = sink.raws
     texts += emitted
     texts += [r.getMessage() for r in all_logs.records] + [all_logs.text]
     assert not [t for t in texts if leaks(t)]

@@ -33,9 +33,12 @@ class Sink:
     def __init__(self):
         self.ids = []
 
-    def __call__(self, raw, effective_at, event):
+    def emit(self, raw, effective_at, event, backfill):
         assert json.loads(raw)["id"] == event["id"]
         self.ids.append(event["id"])
+
+    def flush(self):
+        pass
 
 
 def test_steady_scenario_both_streams(tmp_path, every_id):
@@ -60,20 +63,31 @@ def test_same_second_scenario_with_a_crash_in_the_middle_of_the_second(every_id)
         class Crash(Exception):
             pass
 
-        def crashing(raw, effective_at, event):
-            if len(first.ids) == 330:  # inside the 450 events that share one second
-                raise Crash()
-            first(raw, effective_at, event)
+        class Crashing(Sink):
+            unflushed = 0  # events of the page being written when it crashes
+
+            def emit(self, raw, effective_at, event, backfill):
+                if len(first.ids) == 330:  # inside the 450 events that share one second
+                    raise Crash()
+                first.emit(raw, effective_at, event, backfill)
+                self.unflushed += 1
+
+            def flush(self):
+                self.unflushed = 0
+
+        crashing = Crashing()
 
         with pytest.raises(Crash):
             collector_for(sim, store).run(crashing)
-        walk = store.get(KEY_NAME)["walk"]
-        assert len(walk["oldest_ids"]) > 100  # the checkpoint is mid-second, past a page boundary
+        slices = store.get(KEY_NAME)["walk"]["slices"]
+        # the checkpoint is mid-second, past a page boundary
+        assert max(len(piece["oldest_ids"]) for piece in slices) > 100
         second = Sink()
         collector_for(sim, store).run(second)
         sent = first.ids + second.ids
         assert set(sent) == set(every_id(sim, **{"effective_at[lte]": int(time.time())}))
-        assert len(sent) - len(set(sent)) == 30  # the part of the page in flight
+        assert 0 < crashing.unflushed < 100
+        assert len(sent) - len(set(sent)) == crashing.unflushed  # the part of the page in flight
 
 
 def test_every_fault_kind_is_survived_exactly_once(every_id):
@@ -99,16 +113,20 @@ def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_check
         store = MemoryCheckpointStore()
         first = Sink()
 
-        def fail_after_two_pages(raw, effective_at, event):
-            first(raw, effective_at, event)
-            if len(first.ids) == 200:
-                sim.set_faults(["503@1.0"])
+        class FailAfterTwoPages(Sink):
+            def emit(self, raw, effective_at, event, backfill):
+                first.emit(raw, effective_at, event, backfill)
+                if len(first.ids) == 200:
+                    sim.set_faults(["503@1.0"])
 
-        with pytest.raises(ApiUnavailableError) as info:
-            collector_for(sim, store, budget=3, sleeps=[]).run(fail_after_two_pages)
-        assert "HTTP 503" in str(info.value)
-        assert info.value.summary.pages == 2
-        assert store.get(KEY_NAME)["walk"]["oldest"] is not None
+        # prefetch off: with it, the third page may already be on its way when the fault starts
+        collector = collector_for(sim, store, budget=3, sleeps=[])
+        collector.prefetch = False
+        summary = collector.run(FailAfterTwoPages())
+        (error,) = summary.errors
+        assert isinstance(error, ApiUnavailableError) and "HTTP 503" in str(error)
+        assert summary.pages == 2
+        assert store.get(KEY_NAME)["walk"]["slices"][0]["oldest"] is not None
         sim.set_faults([])
         second = Sink()
         collector_for(sim, store).run(second)
@@ -118,37 +136,47 @@ def test_budget_exhaustion_against_the_stand_in_ends_the_run_and_keeps_the_check
 
 
 def test_late_arrivals_are_caught_once(every_id):
-    with ApiSim(scenario="late-arrivals", seed=5, scenario_params={"visible_after": 1.0, "count": 25}) as sim:
+    # Time scaled down: lag 0, overlap 3 s; the late events are 1 to 2 s old when the first poll
+    # runs and appear a second later: within the overlap, so the sweep must catch every one of them.
+    params = {"visible_after": 1.0, "count": 25, "late_from": -2, "late_to": -1}
+    with ApiSim(scenario="late-arrivals", seed=5, scenario_params=params) as sim:
         store = MemoryCheckpointStore()
-        first = Sink()
-        collector_for(sim, store, tenant_scoped="1").run(first)
-        time.sleep(1.5)  # the late events are published now; time also moves past high water
-        second = Sink()
-        collector_for(sim, store, tenant_scoped="1").run(second)
-        third = Sink()
-        time.sleep(1.1)
-        collector_for(sim, store, tenant_scoped="1").run(third)
-        assert len(second.ids) == 25 and third.ids == []
-        sent = first.ids + second.ids
+        polls = []
+        for _ in range(5):
+            polls.append(Sink())
+            summary = collector_for(sim, store, tenant_scoped="1", overlap_seconds="3").run(polls[-1])
+            assert summary.errors == []
+            time.sleep(1.1)
+        sent = [i for poll in polls for i in poll.ids]
         assert len(sent) == len(set(sent))
-        end = {"effective_at[lte]": int(time.time()) - 1}
-        assert set(sent) == set(every_id(sim, **end) + every_id(sim, tenant_only=True, **end))
+        end = {"effective_at[lte]": int(time.time()) - 2}
+        assert set(every_id(sim, **end) + every_id(sim, tenant_only=True, **end)) <= set(sent)
+        bounds = {"effective_at[gte]": sim.anchor - 2, "effective_at[lte]": sim.anchor - 1}
+        late = set(every_id(sim, **bounds) + every_id(sim, tenant_only=True, **bounds)) - set(polls[0].ids)
+        assert len(late) >= 25 and late <= set(sent)  # the 25 late ones (and any background there)
 
 
 def test_added_events_in_the_overlap_and_repeats():
     now = int(time.time())
-    base = [make_event("login.succeeded", seed=i, effective_at=now - 100 - i) for i in range(120)]
+    base = [make_event("login.succeeded", seed=i, effective_at=now - 2 - i % 3) for i in range(120)]
     with ApiSim(events=base) as sim:
         store = MemoryCheckpointStore()
         first = Sink()
-        collector_for(sim, store).run(first)
-        late = [make_event("api_key.created", seed=1000 + i, effective_at=now - 50 - i) for i in range(3)]
+        collector_for(sim, store, overlap_seconds="4").run(first)
+        high_water = store.get(KEY_NAME)["high_water"]
+        # three events appear late, at a second the first poll read (within the 4 s overlap)
+        late = [make_event("api_key.created", seed=1000 + i, effective_at=high_water - 1) for i in range(3)]
         sim.add_events(late)
-        time.sleep(1.1)
-        second = Sink()
-        summary = collector_for(sim, store).run(second)
-        assert sorted(second.ids) == sorted(e["id"] for e in late)
-        assert summary.skipped_duplicates == 120  # every old event came back in the overlap, none re-sent
+        seconds = []
+        for _ in range(6):  # the sweep reaches high_water - 1 once it is 4 s older than the window end
+            time.sleep(1.1)
+            sink = Sink()
+            summary = collector_for(sim, store, overlap_seconds="4").run(sink)
+            seconds.append((sink.ids, summary.skipped_duplicates))
+        sent = [i for ids, _ in seconds for i in ids]
+        assert sorted(sent) == sorted(e["id"] for e in late)  # each late event once, no old one again
+        # every old event of the overlap was read once more by the sweep and dropped
+        assert sum(skipped for _, skipped in seconds) == sum(1 for e in base if e["effective_at"] > high_water - 4)
 
 
 @pytest.mark.parametrize("key, error", [("sk-admin-" + "w" * 60, AuthenticationError),
@@ -156,7 +184,7 @@ def test_added_events_in_the_overlap_and_repeats():
 def test_auth_errors_from_the_stand_in(key, error):
     with ApiSim(scenario="steady", seed=1, scenario_params={"events": 50}) as sim:
         store = MemoryCheckpointStore()
-        with pytest.raises(error):
-            collector_for(sim, store, key=key).run(Sink())
+        (failure,) = collector_for(sim, store, key=key).run(Sink()).errors
+        assert isinstance(failure, error)
         assert sim.stats()["requests"] == 1
         assert store.get(KEY_NAME)["walk"] is None and store.get(KEY_NAME)["high_water"] is None

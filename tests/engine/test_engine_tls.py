@@ -62,12 +62,12 @@ def test_environment_ca_bundle_is_not_used(https_base_url, monkeypatch):
         AuditLogClient(https_base_url, DEFAULT_KEY).probe()
 
 
-def test_account_ca_bundle_makes_it_work(https_base_url):
+def test_account_ca_bundle_makes_it_work(https_base_url, eng):
     client = AuditLogClient(https_base_url, DEFAULT_KEY, ca_bundle=CA)
     settings = InputSettings.from_stanza({"start": "7", "lag_seconds": "0"})
-    events = []
-    Collector(client, MemoryCheckpointStore(), "k", settings).run(lambda raw, at, ev: events.append(ev["id"]))
-    assert len(events) > 100 and len(events) == len(set(events))
+    sink = eng.ListSink()
+    assert Collector(client, MemoryCheckpointStore(), "k", settings).run(sink).errors == []
+    assert len(sink.ids) > 100 and len(sink.ids) == len(set(sink.ids))
 
 
 def test_check_command_over_tls(https_base_url):

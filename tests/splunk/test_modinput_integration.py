@@ -71,20 +71,23 @@ def test_every_event_arrives_once_over_several_intervals(harness):
     assert len(source) == len(initial)
     with ApiSim(events=initial, seed=4) as api:
         harness.splunkd.add_account("main", DEFAULT_KEY, base_url=api.base_url)
-        stanza = {"main": input_params()}
+        # time scaled down: a 5 s overlap, so that the sweep of a late event comes within the test
+        stanza = {"main": input_params(overlap_seconds="5")}
         received: List[Dict[str, Any]] = []
 
         first = harness.run_input(stanza)
         assert first.returncode == 0, first.stderr
         received += first.events
         assert len(first.events) == len(initial)
+        high_water = json.loads(harness.splunkd.kv_records(COLLECTION)[KEY]["state"])["high_water"]
 
-        # Between intervals: new events, and a late one inside the overlap (effective_at 400 s
-        # ago, visible only now). Real intervals are >= 30 s apart; with lag 0 the next poll must
-        # at least start in a later second, or its window ends where the last one ended.
-        time.sleep(1.1)
+        # Between intervals: new events, and a late one inside the overlap (at a second the first
+        # run read, visible only now): the sweep reads that second again once it is 5 s older than
+        # the window end. Real intervals are >= 30 s apart; with lag 0 the next poll must at least
+        # start in a later second, or its window ends where the last one ended.
+        time.sleep(4.1)
         later = [make_event(rng.choice(EVENT_TYPES), rng=rng, effective_at=int(time.time()) - 1) for _ in range(40)]
-        later.append(make_event("api_key.created", rng=rng, effective_at=int(time.time()) - 400))
+        later.append(make_event("api_key.created", rng=rng, effective_at=high_water - 1))
         api.add_events(later)
         source.update({e["id"]: e for e in later})
         second = harness.run_input(stanza)
@@ -98,8 +101,8 @@ def test_every_event_arrives_once_over_several_intervals(harness):
         requests_before = api.stats()["requests"]
         api.reset()  # restarts the seeded fault draws: the same faults on every test run
         api.set_faults(["429-retry-after@0.5:0.2"])
-        time.sleep(1.1)
-        more = [make_event(rng.choice(EVENT_TYPES), rng=rng, effective_at=int(time.time()) - 2 - i) for i in range(250)]
+        time.sleep(3.1)
+        more = [make_event(rng.choice(EVENT_TYPES), rng=rng, effective_at=int(time.time()) - i % 2) for i in range(250)]
         api.add_events(more)
         source.update({e["id"]: e for e in more})
         third = harness.run_input(stanza)

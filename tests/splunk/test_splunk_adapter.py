@@ -51,7 +51,7 @@ def test_splunkd_location_from_server_uri():
 
 
 def test_checkpoint_keys_are_the_full_stanza_name():
-    assert splunk_side.checkpoint_keys("main") == ("openai_audit_logs://main", "openai_audit_logs://main:tenant")
+    assert splunk_side.input_checkpoint_keys("main") == ["openai_audit_logs://main", "openai_audit_logs://main:tenant"]
     assert splunk_side.checkpoint_key("openai_audit_logs://main") == "openai_audit_logs://main"
 
 
@@ -111,18 +111,14 @@ def test_event_stream_writes_what_splunklib_writes_one_page_at_a_time():
     import xml.etree.ElementTree as ET
 
     from splunklib import modularinput as smi
-    from ta_openai_audit.checkpoint import MemoryCheckpointStore
-
     raw = '{"id":"audit_log-1","type":"x<y>&\\"z\\"","effective_at":1795600000,"s":"]]></data>\\u0001"}'
     ours, theirs = io.StringIO(), io.StringIO()
     ours_writer = smi.EventWriter(output=ours, error=io.StringIO())
     stream = splunk_side.EventStream(ours_writer, 'openai_audit_logs://a"&b', "a<b>", "main")
-    store = splunk_side.FlushBeforeCheckpoint(MemoryCheckpointStore(), stream.flush)
-    stream.emit(raw, 1795600000)
-    stream.emit(raw, 1795600001, backfill=True)
-    assert ours.getvalue() == ""  # buffered until the checkpoint write
-    store.update("k", {"state": 1})
-    assert store.get("k") == {"state": 1}
+    stream.emit(raw, 1795600000, None, False)
+    stream.emit(raw, 1795600001, None, True)
+    assert ours.getvalue() == ""  # buffered until the collector flushes it (before its checkpoint write)
+    stream.flush()
     ours_writer.close()
     theirs_writer = smi.EventWriter(output=theirs, error=io.StringIO())
     for at, source in ((1795600000, "openai_audit:a<b>"), (1795600001, "openai_audit:a<b>:backfill")):

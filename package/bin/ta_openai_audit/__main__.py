@@ -25,11 +25,13 @@ from .client import AuditLogClient
 from .collector import Collector
 from .errors import CheckpointError, CollectorError, ConfigurationError, escape_controls
 from .settings import (
+    DEFAULT_BACKFILL_CONCURRENCY,
     DEFAULT_INTERVAL,
     DEFAULT_LAG,
     DEFAULT_OVERLAP,
     DEFAULT_START_DAYS,
     DEFAULT_TENANT_SCOPED,
+    MAX_BACKFILL_CONCURRENCY,
     MAX_TIME_BUDGET,
     MIN_TIME_BUDGET,
     TIME_BUDGET_SHARE,
@@ -95,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                          "%d to %d)" % (TIME_BUDGET_SHARE, MIN_TIME_BUDGET, MAX_TIME_BUDGET))
     collect.add_argument("--event-types", help="comma-separated event types (default: all)")
     collect.add_argument("--project-ids", help="comma-separated project ids (default: all)")
+    collect.add_argument("--backfill-concurrency", help="time slices of a large window read at once (default %d, "
+                         "1 to %d)" % (DEFAULT_BACKFILL_CONCURRENCY, MAX_BACKFILL_CONCURRENCY))
+    collect.add_argument("--no-prefetch", dest="prefetch", action="store_false",
+                         help="fetch each page only after the one before is written (benchmarks, troubleshooting)")
     collect.add_argument("--once", action="store_true", help="one poll, then exit")
     return parser
 
@@ -189,28 +195,23 @@ def _check(args: argparse.Namespace, api_key: str) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-class _DurableOutput:
-    """Checkpoint store wrapper: the output file is flushed and fsync'ed before every checkpoint
-    write, so a checkpoint never points past events that are not on disk."""
+class _JsonLines:
+    """The collector's sink: one event per line; flush() (before every checkpoint write) puts the
+    lines on disk, so a checkpoint never points past events that are not there."""
 
-    def __init__(self, store: FileCheckpointStore, output: Any):
-        self._store = store
+    def __init__(self, output: Any):
         self._output = output
 
-    def get(self, key: str) -> Optional[Dict[str, Any]]:
-        return self._store.get(key)
+    def emit(self, raw_json: str, effective_at: int, event: Dict[str, Any], backfill: bool) -> None:
+        self._output.write(raw_json + "\n")
 
-    def update(self, key: str, state: Dict[str, Any]) -> None:
+    def flush(self) -> None:
         self._output.flush()
         try:
             os.fsync(self._output.fileno())
         except OSError as exc:
             if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # a pipe or a terminal
                 raise
-        self._store.update(key, state)
-
-    def delete(self, key: str) -> None:
-        self._store.delete(key)
 
 
 def _collect(args: argparse.Namespace, api_key: str) -> int:
@@ -222,6 +223,7 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
         "interval": args.interval,
         "event_types": args.event_types,
         "project_ids": args.project_ids,
+        "backfill_concurrency": args.backfill_concurrency,
     }
     settings = InputSettings.from_stanza(stanza, min_interval=1)
     budget = args.time_budget if args.time_budget is not None else settings.time_budget
@@ -246,32 +248,22 @@ def _collect(args: argparse.Namespace, api_key: str) -> int:
     exit_code = EXIT_OK
     try:
         with open(args.output, "a", encoding="utf-8") as output:
-            store = _DurableOutput(state_store, output)
-
-            def emit(raw_json: str, effective_at: int, event: Dict[str, Any]) -> None:
-                output.write(raw_json + "\n")
-
             collector = Collector(
-                client, store, args.name, settings,
-                logger=logging.getLogger("ta_openai_audit.collector"), should_stop=stop.is_set,
+                client, state_store, args.name, settings, logger=logging.getLogger("ta_openai_audit.collector"),
+                should_stop=stop.is_set, prefetch=args.prefetch,
             )
             while True:
-                summary = None
-                try:
-                    summary = collector.run(emit)
-                    exit_code = EXIT_OK
-                except CollectorError as exc:
-                    print("error: %s: %s" % (exc.category, _clean_text(exc, api_key)), file=sys.stderr)
-                    summary = exc.summary
-                    exit_code = EXIT_FAILED
-                    if isinstance(exc, ConfigurationError):
+                summary = collector.run(_JsonLines(output))
+                exit_code = EXIT_FAILED if summary.errors else EXIT_OK
+                for error in summary.errors:
+                    print("error: %s: %s" % (error.category, _clean_text(error, api_key)), file=sys.stderr)
+                    if isinstance(error, ConfigurationError):
                         args.once = True  # retrying cannot fix a setting
-                if summary is not None:
-                    for stream in summary.streams:
-                        line = stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds)
-                        logging.getLogger("ta_openai_audit").info("checkpoint_summary input=%s %s", args.name, line)
-                    print(summary.line())
-                    sys.stdout.flush()
+                for stream in summary.streams:
+                    line = stream.checkpoint_line(time.time(), summary.clock_skew, settings.overlap_seconds)
+                    logging.getLogger("ta_openai_audit").info("checkpoint_summary input=%s %s", args.name, line)
+                print(summary.line())
+                sys.stdout.flush()
                 if args.once or stop.is_set() or stop.wait(settings.interval):
                     break
     finally:

@@ -1,10 +1,31 @@
-"""Checkpoint stores.
+"""Checkpoints: the record each stream keeps (format, reader, validation) and the stores that hold it.
+
+Record, format 2, one per stream, JSON:
+    {
+      "version": 2,
+      "start": 1732000000,         # the first run's start setting, resolved; no window goes below it
+      "high_water": 1732550000,    # end of the last drained window, null before the first
+      "swept_to": 1732549100,      # every second up to here has had its late-event sweep, null before
+      "overlap_ids": {"audit_log-...": 1732549990},  # ids sent that a later sweep may read again
+      "walk": null | {             # the window being walked, when one is under way
+        "end": 1732553000,         # the window end: high_water once every slice is drained
+        "sweep_to": 1732552100,    # swept_to once every slice is drained
+        "slices": [                # the time slices still to walk, newest first
+          {"start": 1732550001, "end": 1732553000,
+           "oldest": 1732551000,   # oldest effective_at processed in the slice, null before its first page
+           "oldest_ids": ["audit_log-..."]}   # ids processed at that second
+        ],
+        "recent_ids": {"audit_log-...": 1732552990}  # sent by this walk, kept for later sweeps
+      },
+      "updated_at": 1732553061     # informational
+    }
+Format 1 (one slice per walk, ``walk.start``, no ``swept_to``) is read and upgraded: its walk becomes
+one slice and its sweep position is its high_water minus the overlap, which is what it had re-read.
 
 A store is any object with ``get(key) -> dict | None``, ``update(key, dict)`` and ``delete(key)``;
 solnlib's KVStoreCheckpointer fits as is. ``get`` raises ValueError (CorruptCheckpointError here,
 json's error in solnlib) for a record it cannot decode; the collector treats that as a corrupt
 checkpoint and recovers, while any other exception stops the run without touching the record.
-The record itself is described in collector.py (CHECKPOINT_VERSION).
 """
 from __future__ import annotations
 
@@ -14,7 +35,8 @@ import os
 import tempfile
 import threading
 import time
-from typing import Any, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set
 
 try:
     import fcntl
@@ -26,6 +48,214 @@ from .errors import CheckpointError, CorruptCheckpointError
 
 # The key, in a state file started after a corrupt one was moved aside, that names where it went.
 RECOVERED_MARK = "#recovered_from"
+
+CHECKPOINT_VERSION = 2
+TENANT_KEY_SUFFIX = ":tenant"
+_MIN_PLAUSIBLE_TIME = 1577836800  # 2020-01-01: older than any OpenAI audit log
+# 2100-01-01: a later time is garbage; an earlier one ahead of now is a clock jump (the collector rewinds it).
+_MAX_PLAUSIBLE_TIME = 4102444800
+
+
+def checkpoint_keys(key: str) -> List[str]:
+    """Every checkpoint key an input may own: its own and its tenant stream's (the input's
+    delete handler removes both)."""
+    return [key, key + TENANT_KEY_SUFFIX]
+
+
+# -- the record ---------------------------------------------------------------------------
+
+
+@dataclass
+class Slice:
+    """A time slice ``[start, end]`` of a walk, walked newest first; ``oldest``/``oldest_ids`` say
+    how far it got (a resumed slice re-reads ``[start, oldest]`` and skips ``oldest_ids``)."""
+
+    start: int
+    end: int
+    oldest: Optional[int] = None
+    oldest_ids: Set[str] = field(default_factory=set)
+
+    @property
+    def upper(self) -> int:
+        """The upper bound of what is left to read."""
+        return self.end if self.oldest is None else self.oldest
+
+
+@dataclass
+class Walk:
+    end: int
+    sweep_to: int
+    slices: List[Slice]
+    recent_ids: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def start(self) -> int:
+        return min(s.start for s in self.slices)
+
+
+@dataclass
+class StreamState:
+    start: int
+    high_water: Optional[int] = None
+    swept_to: Optional[int] = None
+    overlap_ids: Dict[str, int] = field(default_factory=dict)
+    walk: Optional[Walk] = None
+
+    def to_record(self, now: int) -> Dict[str, Any]:
+        walk = None
+        if self.walk is not None:
+            walk = {
+                "end": self.walk.end,
+                "sweep_to": self.walk.sweep_to,
+                "slices": [{"start": s.start, "end": s.end, "oldest": s.oldest, "oldest_ids": sorted(s.oldest_ids)}
+                           for s in self.walk.slices],
+                "recent_ids": self.walk.recent_ids,
+            }
+        return {
+            "version": CHECKPOINT_VERSION,
+            "start": self.start,
+            "high_water": self.high_water,
+            "swept_to": self.swept_to,
+            "overlap_ids": self.overlap_ids,
+            "walk": walk,
+            "updated_at": now,
+        }
+
+
+class BadRecord(Exception):
+    """A record that cannot be used; the message says what is wrong with it."""
+
+
+class VersionMismatch(Exception):
+    """A record whose version is missing, unknown or newer, but whose fields read as the current
+    format: it has a position, so the collector keeps it (``state``)."""
+
+    def __init__(self, problem: str, state: StreamState):
+        super().__init__(problem)
+        self.state = state
+
+
+def read_record(record: Any, overlap: int) -> StreamState:
+    """The state a record describes. Format 1 is upgraded (``overlap``: the input's, the width of
+    what format 1 re-read). Raises BadRecord saying what is wrong, or VersionMismatch."""
+    if not isinstance(record, dict):
+        raise BadRecord("it is a %s, not a JSON object" % type(record).__name__)
+    version = record.get("version")
+    if version == 1 and not isinstance(version, bool):
+        return _format_1(record, overlap)
+    problem = None
+    if "version" not in record:
+        problem = "it has no version field (an older format)"
+    elif not _is_int(version):
+        problem = "its version %r is not a number" % (version,)
+    elif version < 1:
+        problem = "it is format %d, an older format (this add-on writes %d)" % (version, CHECKPOINT_VERSION)
+    elif version > CHECKPOINT_VERSION:
+        problem = "it is format %d, written by a newer version of the add-on (this one reads %d)" % (
+            version, CHECKPOINT_VERSION)
+    if not problem:
+        return _format_2(record)
+    # A version that says nothing usable: keep the position if the fields read as either format.
+    try:
+        state = _format_2(record)
+    except BadRecord as why:
+        if _is_int(version) and version > CHECKPOINT_VERSION:
+            raise BadRecord("%s; %s" % (problem, why)) from None
+        try:
+            state = _format_1(record, overlap)
+        except BadRecord:
+            raise BadRecord("%s; %s" % (problem, why)) from None
+    raise VersionMismatch(problem, state)
+
+
+def _format_2(record: Dict[str, Any]) -> StreamState:
+    start = _time_field(record, "start")
+    high_water = _optional_time(record, "high_water")
+    swept_to = _optional_time(record, "swept_to")
+    if high_water is not None and swept_to is None:
+        raise BadRecord("swept_to is missing although high_water is set")
+    overlap_ids = _id_map(record.get("overlap_ids"), "overlap_ids")
+    walk_record = record.get("walk")
+    walk = None
+    if walk_record is not None:
+        if not isinstance(walk_record, dict):
+            raise BadRecord("walk is not an object")
+        slices_record = walk_record.get("slices")
+        if not isinstance(slices_record, list) or not slices_record:
+            raise BadRecord("walk.slices is not a list of slices")
+        walk = Walk(_time_field(walk_record, "end", "walk."), _time_field(walk_record, "sweep_to", "walk."),
+                    [_slice(item, "walk.slices[%d]." % n) for n, item in enumerate(slices_record)],
+                    _id_map(walk_record.get("recent_ids"), "walk.recent_ids"))
+        if any(s.end > walk.end for s in walk.slices):
+            raise BadRecord("a slice of the walk ends after the walk (%r)" % walk.end)
+    return StreamState(start, high_water, swept_to, overlap_ids, walk)
+
+
+def _format_1(record: Dict[str, Any], overlap: int) -> StreamState:
+    start = _time_field(record, "start")
+    high_water = _optional_time(record, "high_water")
+    overlap_ids = _id_map(record.get("overlap_ids"), "overlap_ids")
+    walk_record = record.get("walk")
+    walk = None
+    if walk_record is not None:
+        if not isinstance(walk_record, dict):
+            raise BadRecord("walk is not an object")
+        one = _slice(walk_record, "walk.")
+        walk = Walk(one.end, one.end - overlap, [one], _id_map(walk_record.get("recent_ids"), "walk.recent_ids"))
+    swept_to = None if high_water is None else high_water - overlap
+    return StreamState(start, high_water, swept_to, overlap_ids, walk)
+
+
+def _slice(record: Any, prefix: str) -> Slice:
+    if not isinstance(record, dict):
+        raise BadRecord("%s is not an object" % prefix.rstrip("."))
+    start = _time_field(record, "start", prefix)
+    end = _time_field(record, "end", prefix)
+    oldest = _optional_time(record, "oldest", prefix)
+    if start > end or (oldest is not None and not start <= oldest <= end):
+        raise BadRecord("%s times are inconsistent (start %r, oldest %r, end %r)" % (prefix.rstrip("."), start, oldest, end))
+    oldest_ids = record.get("oldest_ids")
+    if not isinstance(oldest_ids, list) or not all(isinstance(i, str) for i in oldest_ids):
+        raise BadRecord("%soldest_ids is not a list of ids" % prefix)
+    return Slice(start, end, oldest, set(oldest_ids))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def plausible_time(value: Any) -> bool:
+    """An integer Unix time between 2020 and 2100 (one ahead of now is a clock jump, not garbage)."""
+    return _is_int(value) and _MIN_PLAUSIBLE_TIME <= value < _MAX_PLAUSIBLE_TIME
+
+
+def _time_field(record: Dict[str, Any], name: str, prefix: str = "") -> int:
+    value = record.get(name)
+    if not plausible_time(value):
+        raise BadRecord("%s%s is %r, not a Unix time between 2020 and 2100" % (prefix, name, value))
+    return value
+
+
+def _optional_time(record: Dict[str, Any], name: str, prefix: str = "") -> Optional[int]:
+    return None if record.get(name) is None else _time_field(record, name, prefix)
+
+
+def _id_map(value: Any, name: str) -> Dict[str, int]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and _is_int(v) for k, v in value.items()):
+        raise BadRecord("%s is not an object of id -> effective_at" % name)
+    return value
+
+
+def describe_record(record: Any) -> str:
+    """A record for a log line, shortened."""
+    try:
+        text = json.dumps(record, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        text = repr(record)
+    return text if len(text) <= 500 else text[:500] + "... (%d characters)" % len(text)
+
+
+# -- stores -------------------------------------------------------------------------------
 
 
 class MemoryCheckpointStore:

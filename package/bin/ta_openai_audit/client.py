@@ -73,13 +73,17 @@ _URL_CREDENTIALS_RE = re.compile(r"(?<=://)[^/@\s:]*:[^/@\s]*@")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)\S+")
 
 
+def _never() -> bool:
+    return False
+
+
 class _ConnectionTracker(HTTPAdapter):
-    """requests' HTTP adapter that remembers the connection the request in flight uses, so that
-    the deadline timer or a stop request (another thread, or a signal handler) can cut it:
-    shutting a socket down ends a blocked read at once on every platform."""
+    """requests' HTTP adapter that remembers the connection each thread's request in flight uses,
+    so that a deadline timer, a cancelled walk or a stop request (another thread, or a signal
+    handler) can cut it: shutting a socket down ends a blocked read at once on every platform."""
 
     def __init__(self) -> None:
-        self.current: Any = None
+        self.current: Dict[int, Any] = {}  # thread ident -> its connection
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -101,8 +105,8 @@ class _ConnectionTracker(HTTPAdapter):
             get_conn = pool._get_conn
 
             def tracked_conn(*a: Any, **k: Any) -> Any:
-                self.current = get_conn(*a, **k)
-                return self.current
+                conn = self.current[threading.get_ident()] = get_conn(*a, **k)
+                return conn
 
             pool._get_conn = tracked_conn
             return pool
@@ -110,15 +114,18 @@ class _ConnectionTracker(HTTPAdapter):
         manager._new_pool = tracked_pool
         manager._ta_tracked = True
 
-    def cut(self) -> None:
-        sock = getattr(self.current, "sock", None)
-        if isinstance(sock, socket.socket):
-            try:
-                # The base class's shutdown: the TLS layer's would also tear down its state
-                # under the reading thread's feet.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def cut(self, ident: Optional[int] = None) -> None:
+        """Cut the connection of one thread's request, or of every thread's."""
+        connections = list(self.current.values()) if ident is None else [self.current.get(ident)]
+        for conn in connections:
+            sock = getattr(conn, "sock", None)
+            if isinstance(sock, socket.socket):
+                try:
+                    # The base class's shutdown: the TLS layer's would also tear down its state
+                    # under the reading thread's feet.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 class ProbeResult(NamedTuple):
@@ -187,14 +194,19 @@ class AuditLogClient:
         self.logger = logger or logging.getLogger("ta_openai_audit.client")
         self._stop_requested = False
         # Waits end as soon as stop() is called (a test may inject a fake sleep).
-        self._sleep = sleep or self._wait
+        self._sleep = sleep
         self._monotonic = monotonic
         self._clock = clock
         self._rng = rng or random.Random()
+        # Several threads may page at once (a walk's slices): counters change under this lock.
+        self._lock = threading.Lock()
         self.requests_made = 0
+        self.throttled = 0  # HTTP 429 answers
+        # Called (from the requesting thread) on every HTTP 429 answer: the collector walks fewer
+        # slices at once.
+        self.on_throttle: Optional[Callable[[], Any]] = None
         # Local clock minus the server's (from the last Date header), None before any response.
         self.clock_skew: Optional[float] = None
-        self._deadline_passed = False
 
         session = requests.Session()
         # Only our settings decide the proxy, CA bundle and credentials: with trust_env a
@@ -228,20 +240,32 @@ class AuditLogClient:
         self.session.close()
 
     def stop(self) -> None:
-        """Ask the run to end: the wait or request in flight ends at once with StopRequested.
+        """Ask the run to end: the waits and requests in flight end at once with StopRequested.
         Safe to call from a signal handler or another thread: it takes no lock (a handler that
         waited for a lock the interrupted main thread holds would never return)."""
         self._stop_requested = True
         self._transport.cut()
 
+    def interrupt(self, ident: int) -> None:
+        """Cut the request in flight of one thread (a walk cancelling a fetcher whose pages it no
+        longer wants); that fetcher's ``cancelled()`` must already return true."""
+        self._transport.cut(ident)
+
+    def forget_thread(self) -> None:
+        """A thread that pages no more: its connection is not tracked any longer."""
+        self._transport.current.pop(threading.get_ident(), None)
+
     @property
     def stopped(self) -> bool:
         return self._stop_requested
 
-    def _wait(self, seconds: float) -> None:
-        """Sleep in short steps, so that stop() ends the wait within a tenth of a second."""
+    def _pause(self, seconds: float, cancelled: Callable[[], bool]) -> None:
+        """Sleep in short steps, so that stop() or a cancellation ends the wait within a tenth of a second."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+            return
         end = self._monotonic() + seconds
-        while not self._stop_requested:
+        while not (self._stop_requested or cancelled()):
             left = end - self._monotonic()
             if left <= 0:
                 return
@@ -255,17 +279,19 @@ class AuditLogClient:
 
     # -- public ---------------------------------------------------------------------------
 
-    def pages(self, params: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
+    def pages(self, params: Mapping[str, Any], cancelled: Optional[Callable[[], bool]] = None) -> Iterator[Dict[str, Any]]:
         """Yield validated pages for ``params`` (``limit`` defaults to 100), following
         ``after=<id of the last item>`` while ``has_more`` (as the official SDKs do). The next
-        page is requested only when the caller asks for it, so nothing accumulates."""
+        page is requested only when the caller asks for it, so nothing accumulates. Several
+        threads may page at once. ``cancelled()`` true ends a retry wait, and the next attempt,
+        with StopRequested (as stop() does for every thread)."""
         query = dict(params)
         query.setdefault("limit", PAGE_LIMIT)
         after: Optional[str] = None
         while True:
             if after is not None:
                 query["after"] = after
-            page = self._get_page(query)
+            page = self._get_page(query, cancelled or _never)
             yield page
             if not page["has_more"]:
                 return
@@ -292,17 +318,17 @@ class AuditLogClient:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _get_page(self, query: Mapping[str, Any]) -> Dict[str, Any]:
+    def _get_page(self, query: Mapping[str, Any], cancelled: Callable[[], bool]) -> Dict[str, Any]:
         started = self._monotonic()
         attempt = 0
         while True:
             attempt += 1
-            if self.stopped:
+            if self.stopped or cancelled():
                 raise StopRequested()
             # The attempt's wall-clock deadline: never past the page's budget.
             deadline = min(self.timeout[1], max(1.0, self.time_budget - (self._monotonic() - started)))
             try:
-                _, page = self._attempt(query, deadline)
+                _, page = self._attempt(query, deadline, cancelled)
                 if attempt > 1:
                     self.logger.info("request succeeded after %d attempts", attempt)
                 return page
@@ -323,25 +349,33 @@ class AuditLogClient:
                 self.logger.info(
                     "attempt %d failed (%s); retrying in %.1fs", attempt, failure.reason, delay
                 )
-                self._sleep(delay)
-                if self.stopped:
+                self._pause(delay, cancelled)
+                if self.stopped or cancelled():
                     raise StopRequested()
 
-    def _attempt(self, query: Mapping[str, Any], deadline: float) -> Tuple[requests.Response, Dict[str, Any]]:
+    def _attempt(self, query: Mapping[str, Any], deadline: float,
+                 cancelled: Callable[[], bool] = _never) -> Tuple[requests.Response, Dict[str, Any]]:
         """One HTTP request, cut when ``deadline`` seconds have passed or stop() is called.
         Returns (response, validated page); raises _Retry for what is worth retrying,
         StopRequested, and a CollectorError for what is not."""
-        self.requests_made += 1
-        self._deadline_passed = False
-        timer = threading.Timer(deadline, self._deadline_reached)
+        with self._lock:
+            self.requests_made += 1
+        ident = threading.get_ident()
+        passed = threading.Event()
+
+        def deadline_reached() -> None:
+            passed.set()
+            self._transport.cut(ident)
+
+        timer = threading.Timer(deadline, deadline_reached)
         timer.daemon = True
         timer.start()
         try:
             return self._request(query, deadline)
         except _Retry as failure:
-            if self.stopped:
+            if self.stopped or cancelled():
                 raise StopRequested() from None
-            if self._deadline_passed:
+            if passed.is_set():
                 raise _Retry(
                     "no complete response within %.0fs (the request's deadline: read timeout or what "
                     "was left of the time budget); last error: %s" % (deadline, failure.reason),
@@ -350,10 +384,6 @@ class AuditLogClient:
             raise
         finally:
             timer.cancel()
-
-    def _deadline_reached(self) -> None:
-        self._deadline_passed = True
-        self._transport.cut()
 
     def _request(self, query: Mapping[str, Any], deadline: float) -> Tuple[requests.Response, Dict[str, Any]]:
         connect_timeout, read_timeout = self.timeout
@@ -427,6 +457,11 @@ class AuditLogClient:
                 "permission%s" % detail
             )
         elif status in _RETRY_STATUSES or 500 <= status <= 599:
+            if status == 429:
+                with self._lock:
+                    self.throttled += 1
+                if self.on_throttle is not None:
+                    self.on_throttle()
             raise _Retry("HTTP %d%s" % (status, detail), retry_after=_retry_after(response))
         elif 300 <= status <= 399:
             error = ConfigurationError(
