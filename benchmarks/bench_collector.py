@@ -241,9 +241,10 @@ class ModularInput:
 
 def backfill(app_dir: str, n: int, latency_ms: float = 0.0, idle: bool = False,
              max_concurrent: Optional[int] = None, **params: str) -> Dict[str, Any]:
-    """A backfill of n events through the built input. Against an API with max_concurrent, the
-    input runs again (as splunkd would, each interval) until every event is written, at most 5
-    times, and every id is counted."""
+    """A backfill of n events through the built input. The input runs again (as splunkd would,
+    each interval) until n events are written, at most 5 times: a run stops after the engine's
+    page and time limits, and against an API with max_concurrent it may give up on 429s. Against
+    max_concurrent every id is counted."""
     from tools.openai_api_sim import DEFAULT_KEY
 
     out: Dict[str, Any] = {"n": n, "latency_ms": latency_ms}
@@ -252,15 +253,17 @@ def backfill(app_dir: str, n: int, latency_ms: float = 0.0, idle: bool = False,
         try:
             ids = {} if max_concurrent else None  # type: Optional[Dict[str, int]]
             run = mi.run(ids, **params)
-            runs, seconds, events = 1, run.seconds, run.events
-            while ids is not None and len(ids) < n and runs < 5:
+            runs, seconds, events, rss_mb = 1, run.seconds, run.events, run.peak_rss_mb
+            while (events if ids is None else len(ids)) < n and runs < 5:
                 time.sleep(1.1)  # a poll in the same second as the last one has nothing to ask for
-                again = mi.run(ids, **params)
-                runs, seconds, events = runs + 1, seconds + again.seconds, events + again.events
+                run = mi.run(ids, **params)
+                runs, seconds, events = runs + 1, seconds + run.seconds, events + run.events
+                rss_mb = max(rss_mb, run.peak_rss_mb)
             if ids is None and events != n:
-                raise RuntimeError("the input wrote %d events of %d:\n%s" % (events, n, run.stderr[-3000:]))
+                raise RuntimeError("the input wrote %d events of %d in %d runs:\n%s"
+                                   % (events, n, runs, run.stderr[-3000:]))
             stats = sim.stats()
-            out.update(events=events, seconds=seconds, rate=events / seconds, rss_mb=run.peak_rss_mb,
+            out.update(events=events, seconds=seconds, rate=events / seconds, rss_mb=rss_mb,
                        requests=stats["requests"], runs=runs, throttled=stats["over_concurrency"],
                        in_flight_max=stats["in_flight_max"], summaries=mi.checkpoint_summaries())
             if ids is not None:
@@ -383,8 +386,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         step("2. modular input, 1,000,000 events")
         large = backfill(app_dir, 1_000_000)
         growth = (large["rss_mb"] - small["rss_mb"]) / small["rss_mb"] * 100
-        figures.add("2. peak RSS, 1,000,000 events", "%.1f MB (%+.1f%% vs 10,000; %.0f events/s)"
-                    % (large["rss_mb"], growth, large["rate"]), "within 20% of 10,000", abs(growth) <= 20)
+        figures.add("2. peak RSS, 1,000,000 events", "%.1f MB (%+.1f%% vs 10,000; %.0f events/s; %d run%s)"
+                    % (large["rss_mb"], growth, large["rate"], large["runs"], "" if large["runs"] == 1 else "s"),
+                    "within 20% of 10,000", abs(growth) <= 20)
     per_1000 = main_run["requests"] / (main_run["events"] / 1000.0)
     figures.add("3. requests per 1,000 events", "%.2f (%d requests)" % (per_1000, main_run["requests"]),
                 "<= 10.1", per_1000 <= 10.1)
