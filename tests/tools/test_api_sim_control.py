@@ -207,3 +207,10 @@ def test_cli_refuses_a_bad_fault_spec_clearly():
                        cwd=str(REPO_ROOT), env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "rate must be between 0 and 1" in r.stderr
+
+
+def test_cli_refuses_a_max_concurrent_below_one():
+    r = subprocess.run([sys.executable, "-m", "tools.openai_api_sim", "--max-concurrent", "0"],
+                       cwd=str(REPO_ROOT), env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "max_concurrent must be >= 1" in r.stderr

@@ -1,6 +1,7 @@
 """Injected faults: each kind does what README.md says, at its rate, reproducibly for a seed."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -163,3 +164,66 @@ def test_rates_may_not_add_up_past_one():
         parse_faults(["500@0.6", "502@0.6"])
     assert [str(f) for f in parse_faults(["slow@0.5", "429-retry-after@0.2", "truncate@0.1"])] == [
         "slow@0.5:1000", "429-retry-after@0.2:1", "truncate@0.1:cut"]
+
+
+def _concurrent_gets(sim, n):
+    """n list requests sent at once, each on its own connection: [(status, Retry-After, body, seconds)]."""
+    barrier = threading.Barrier(n)
+    out = [None] * n
+
+    def one(i):
+        barrier.wait(timeout=10)
+        started = time.monotonic()
+        r = requests.get(sim.base_url + "/organization/audit_logs", timeout=30,
+                         headers={"Authorization": "Bearer " + sim.state.key})
+        out[i] = (r.status_code, r.headers.get("Retry-After"), r.json(), time.monotonic() - started)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(o is not None for o in out)
+    return out
+
+
+def test_max_concurrent_answers_the_extra_requests_with_429_at_once():
+    # Every admitted request is held for 2 s, so all five arrive while two are being served.
+    with ApiSim(events=EVENTS, seed=4, latency_ms=2000, max_concurrent=2) as sim:
+        answers = _concurrent_gets(sim, 5)
+        ok = [a for a in answers if a[0] == 200]
+        limited = [a for a in answers if a[0] == 429]
+        assert len(ok) == 2 and len(limited) == 3, [a[:2] for a in answers]
+        for _, retry_after, body, seconds in limited:
+            assert retry_after == "1"
+            assert body["error"]["code"] == "rate_limit_exceeded"  # the 429 fault's body
+            assert seconds < 1.5  # refused at once, not after the latency
+        for _, retry_after, body, seconds in ok:
+            assert retry_after is None and len(body["data"]) == 20 and seconds >= 2.0
+        st = sim.stats()
+        assert st["requests"] == 5 and st["by_status"] == {"200": 2, "429": 3}
+        assert st["over_concurrency"] == 3 and st["in_flight_max"] == 2 and st["faults"] == {}
+        # the slots are free again once the answers are out
+        sim.set_latency(0)
+        assert get(sim).status_code == 200
+
+
+def test_max_concurrent_is_set_and_lifted_over_the_control_surface():
+    with ApiSim(events=EVENTS, seed=4, latency_ms=1500) as sim:
+        assert {a[0] for a in _concurrent_gets(sim, 3)} == {200}
+        r = requests.post(sim.url + "/_sim/max_concurrent", json={"max_concurrent": 1}, timeout=5)
+        assert r.status_code == 200 and r.json() == {"max_concurrent": 1}
+        assert sorted(a[0] for a in _concurrent_gets(sim, 3)) == [200, 429, 429]
+        r = requests.post(sim.url + "/_sim/max_concurrent", json={"max_concurrent": None}, timeout=5)
+        assert r.status_code == 200 and r.json() == {"max_concurrent": None}
+        assert {a[0] for a in _concurrent_gets(sim, 3)} == {200}
+        for bad in (0, -1, "x", True, 1.5):
+            r = requests.post(sim.url + "/_sim/max_concurrent", json={"max_concurrent": bad}, timeout=5)
+            assert r.status_code == 400, bad
+        assert sim.stats()["max_concurrent"] is None
+
+
+@pytest.mark.parametrize("bad", [0, -3, "two", True])
+def test_bad_max_concurrent_is_refused(bad):
+    with pytest.raises(ValueError):
+        ApiSim(events=EVENTS, max_concurrent=bad)

@@ -29,7 +29,8 @@ class ApiSim:
     relative to (default: the time of construction); seed: drives the scenario's randomness and
     the fault draws; faults: fault specs ``NAME@RATE[:ARG]``; key: the valid admin key;
     no_permission_keys: keys answered with 403; track_ids: keep the set of served ids (off for
-    memory benchmarks).
+    memory benchmarks); max_concurrent: audit log requests served at once, beyond which a request
+    gets 429 with ``Retry-After: 1`` (None: no limit).
     """
 
     def __init__(self, events: Optional[Iterable[Dict[str, Any]]] = None,
@@ -37,7 +38,7 @@ class ApiSim:
                  faults: Optional[Iterable[Any]] = None, key: str = DEFAULT_KEY,
                  no_permission_keys: Iterable[str] = (NO_PERMISSION_KEY,), port: int = 0,
                  anchor: Optional[int] = None, scenario_params: Optional[Dict[str, Any]] = None,
-                 track_ids: bool = True):
+                 track_ids: bool = True, max_concurrent: Optional[int] = None):
         self.anchor = int(anchor if anchor is not None else time.time())
         self.seed = seed
         sources = []  # type: List[Any]
@@ -55,7 +56,8 @@ class ApiSim:
         for delay, evs in sorted(by_delay.items()):
             self.store.add_events(evs, visible_after=delay)
         self.state = SimState(self.store, key=key, no_permission_keys=tuple(no_permission_keys),
-                              faults=faults, seed=seed, latency_ms=latency_ms, track_ids=track_ids)
+                              faults=faults, seed=seed, latency_ms=latency_ms, track_ids=track_ids,
+                              max_concurrent=max_concurrent)
         self._port = port
         self._server = None  # type: Optional[SimHTTPServer]
         self._thread = None  # type: Optional[threading.Thread]
@@ -112,6 +114,9 @@ class ApiSim:
 
     def set_latency(self, latency_ms: float) -> None:
         self.state.latency_ms = float(latency_ms)
+
+    def set_max_concurrent(self, max_concurrent: Optional[int]) -> None:
+        self.state.set_max_concurrent(max_concurrent)
 
     def stats(self) -> Dict[str, Any]:
         return self.state.stats()

@@ -1,5 +1,5 @@
 """python -m tools.openai_api_sim --port 0 --scenario NAME --seed N [--latency-ms N]
-[--fault SPEC ...] [--key KEY] [--anchor EPOCH] [--param K=V ...]"""
+[--fault SPEC ...] [--key KEY] [--anchor EPOCH] [--param K=V ...] [--max-concurrent N]"""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--anchor", type=int, default=None, help="the 'now' of scenario times (epoch s)")
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="override a scenario parameter, e.g. n=1000000 for backfill")
+    p.add_argument("--max-concurrent", type=int, default=None, metavar="N",
+                   help="serve at most N audit log requests at once; more get 429 with Retry-After: 1")
     args = p.parse_args(argv)
     params = {}
     for item in args.param:
@@ -33,7 +35,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         sim = ApiSim(scenario=args.scenario, seed=args.seed, latency_ms=args.latency_ms,
                      faults=args.fault, key=args.key, port=args.port, anchor=args.anchor,
-                     scenario_params=params or None)
+                     scenario_params=params or None, max_concurrent=args.max_concurrent)
     except ValueError as e:
         p.error(str(e))
     stop = threading.Event()

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .store import EventStore, Query, QueryError
@@ -86,6 +86,25 @@ def _error(message: str, etype: str, param: Optional[str] = None,
     return {"error": {"message": message, "type": etype, "param": param, "code": code}}
 
 
+RATE_LIMIT_ERROR = _error("Rate limit reached for requests. Please try again later.", "requests", None,
+                          "rate_limit_exceeded")
+
+
+def parse_max_concurrent(value: Any) -> Optional[int]:
+    """None (no limit) or an integer >= 1: how many audit log requests may be served at once."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("max_concurrent must be an integer >= 1 or null, got %r" % (value,))
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError("max_concurrent must be an integer >= 1 or null, got %r" % (value,))
+    if n < 1:
+        raise ValueError("max_concurrent must be >= 1, got %d" % n)
+    return n
+
+
 def _mask(key: str) -> str:
     # What OpenAI echoes for a wrong key: never the key itself.
     return (key[:9] if key.startswith("sk-") else "") + "*" * 8 + key[-4:] if len(key) > 12 else "****"
@@ -110,7 +129,8 @@ class SimState:
     def __init__(self, store: EventStore, key: str = DEFAULT_KEY,
                  no_permission_keys: Sequence[str] = (NO_PERMISSION_KEY,),
                  faults: Optional[Iterable[Any]] = None, seed: int = 0,
-                 latency_ms: float = 0.0, track_ids: bool = True):
+                 latency_ms: float = 0.0, track_ids: bool = True,
+                 max_concurrent: Optional[int] = None):
         self.store = store
         self.key = key
         self.no_permission_keys = set(no_permission_keys)
@@ -119,6 +139,8 @@ class SimState:
         self.track_ids = track_ids
         self._lock = threading.Lock()
         self.faults = parse_faults(faults)
+        self.max_concurrent = parse_max_concurrent(max_concurrent)
+        self.in_flight = 0  # audit log requests being served now (not a counter: reset keeps it)
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -129,6 +151,8 @@ class SimState:
         self.served = set()  # type: set
         self.served_total = 0
         self.control_requests = 0
+        self.over_concurrency = 0
+        self.in_flight_max = self.in_flight
 
     def reset(self) -> None:
         with self._lock:
@@ -138,6 +162,33 @@ class SimState:
         parsed = parse_faults(specs)
         with self._lock:
             self.faults = parsed
+
+    def set_max_concurrent(self, value: Any) -> None:
+        parsed = parse_max_concurrent(value)
+        with self._lock:
+            self.max_concurrent = parsed
+
+    def count_request(self) -> None:
+        """Count a request that draws no fault (the in-process transport)."""
+        with self._lock:
+            self.requests += 1
+
+    def admit(self) -> bool:
+        """Take a serving slot for one audit log request. False when max_concurrent requests are
+        being served already: the request is counted, as a 429, and must be answered at once."""
+        with self._lock:
+            if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
+                self.requests += 1
+                self.by_status["429"] += 1
+                self.over_concurrency += 1
+                return False
+            self.in_flight += 1
+            self.in_flight_max = max(self.in_flight_max, self.in_flight)
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def draw_fault(self) -> Optional[FaultSpec]:
         """Count a request and decide (one seeded draw) whether a fault replaces its response."""
@@ -172,11 +223,40 @@ class SimState:
                 "ids_served_total": self.served_total,
                 "events": len(self.store),
                 "control_requests": self.control_requests,
+                "max_concurrent": self.max_concurrent,
+                "over_concurrency": self.over_concurrency,
+                "in_flight_max": self.in_flight_max,
             }
 
     def served_ids(self) -> set:
         with self._lock:
             return set(self.served)
+
+
+def answer(state: SimState, raw_query: str, authorization: Optional[str]) -> Tuple[int, Dict[str, Any]]:
+    """The API's own answer to one list request (what comes after the gateway's faults):
+    (status, JSON body): 401/403 for the key, 400 for a query the API refuses, else 200 and the page."""
+    token = authorization[7:].strip() if authorization and authorization.startswith("Bearer ") else ""
+    if not token:
+        return 401, _error(
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error")
+    if token in state.no_permission_keys:
+        return 403, _error(
+            "You have insufficient permissions for this operation. Missing scopes: "
+            "api.audit_logs.read. Check that you have the correct role in your "
+            "organization, and if you're using a restricted API key, that it has the "
+            "necessary scopes.", "invalid_request_error")
+    if token != state.key:
+        return 401, _error(
+            "Incorrect API key provided: %s. You can find your API key at "
+            "https://platform.openai.com/account/api-keys." % _mask(token),
+            "invalid_request_error", None, "invalid_api_key")
+    try:
+        return 200, state.store.list(Query(parse_query(raw_query)))
+    except QueryError as e:
+        return 400, _error(e.message, "invalid_request_error", e.param, e.code)
 
 
 def parse_query(raw_query: str) -> Dict[str, List[str]]:
@@ -261,6 +341,16 @@ class Handler(BaseHTTPRequestHandler):
     # -- the API --
     def _audit_logs(self, raw_query: str) -> None:
         st = self.state
+        if not st.admit():
+            # More requests at once than max_concurrent: refused at once, like a rate limit.
+            return self._json(429, RATE_LIMIT_ERROR, {"Retry-After": "1"})
+        try:
+            self._serve_audit_logs(raw_query)
+        finally:
+            st.release()
+
+    def _serve_audit_logs(self, raw_query: str) -> None:
+        st = self.state
         fault = st.draw_fault()
         if st.latency_ms:
             time.sleep(st.latency_ms / 1000.0)
@@ -270,32 +360,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.name not in ("truncate",):
             return self._fault(fault)
 
-        auth = self.headers.get("Authorization") or ""
-        token = auth[7:].strip() if auth.startswith("Bearer ") else ""
-        if not token:
-            st.record(401)
-            return self._json(401, _error(
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                "invalid_request_error"))
-        if token in st.no_permission_keys:
-            st.record(403)
-            return self._json(403, _error(
-                "You have insufficient permissions for this operation. Missing scopes: "
-                "api.audit_logs.read. Check that you have the correct role in your "
-                "organization, and if you're using a restricted API key, that it has the "
-                "necessary scopes.", "invalid_request_error"))
-        if token != st.key:
-            st.record(401)
-            return self._json(401, _error(
-                "Incorrect API key provided: %s. You can find your API key at "
-                "https://platform.openai.com/account/api-keys." % _mask(token),
-                "invalid_request_error", None, "invalid_api_key"))
-        try:
-            page = st.store.list(Query(parse_query(raw_query)))
-        except QueryError as e:
-            st.record(400)
-            return self._json(400, _error(e.message, "invalid_request_error", e.param, e.code))
+        status, page = answer(st, raw_query, self.headers.get("Authorization"))
+        if status != 200:
+            st.record(status)
+            return self._json(status, page)
         # Raw UTF-8 like the live API (not \u escapes): clients must decode it as UTF-8.
         body = json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if fault is not None:  # truncate
@@ -321,9 +389,7 @@ class Handler(BaseHTTPRequestHandler):
         if name in ("429", "429-retry-after"):
             st.record(429)
             headers = {"Retry-After": fault.arg} if name == "429-retry-after" else None
-            return self._json(429, _error(
-                "Rate limit reached for requests. Please try again later.", "requests", None,
-                "rate_limit_exceeded"), headers)
+            return self._json(429, RATE_LIMIT_ERROR, headers)
         if name == "500":
             st.record(500)
             return self._json(500, _error(
@@ -368,6 +434,11 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and op == "latency":
                 st.latency_ms = float(data.get("latency_ms", 0))
                 return self._json(200, {"latency_ms": st.latency_ms})
+            if method == "POST" and op == "max_concurrent":
+                if not isinstance(data, dict) or "max_concurrent" not in data:
+                    raise ValueError('expected {"max_concurrent": n or null}')
+                st.set_max_concurrent(data["max_concurrent"])
+                return self._json(200, {"max_concurrent": st.max_concurrent})
             if method == "POST" and op == "reset":
                 st.reset()
                 return self._json(200, {"reset": True})
