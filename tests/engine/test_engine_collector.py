@@ -163,8 +163,10 @@ def test_empty_windows(eng):
     assert summary.requests == 0 and summary.streams[0].window_start is None
     h.later(30)
     sink, summary = h.run()
-    # the 30 new seconds, and the sweep of the 30 seconds that became 900 s old
-    assert summary.requests == 2 and sink.ids == [] and h.record["high_water"] == eng.NOW - 30
+    # the 30 new seconds and the sweep of the 30 seconds that became 900 s old, in one request:
+    # nothing was sent in between, so reading it again costs nothing
+    assert summary.requests == 1 and sink.ids == [] and h.record["high_water"] == eng.NOW - 30
+    assert h.api.requests[-1]["effective_at[gte]"] == [str(eng.NOW - 60 - 900 + 1)]
 
 
 def test_unknown_types_and_odd_shapes_are_kept_as_received(eng):
@@ -228,21 +230,37 @@ def test_hundreds_of_events_in_one_second_span_pages(eng):
 @pytest.mark.parametrize("age", [0, 1, 300, 899])
 def test_late_event_inside_the_overlap_is_caught_exactly_once(eng, age):
     now = eng.NOW
-    h = Harness(eng, spread(eng, 100, now - 5000, now - 60))
+    # busy enough (about 0.4 events/s) that the sweep and the fresh window are two requests
+    h = Harness(eng, spread(eng, 2000, now - 5000, now - 60))
     first, _ = h.run()
     hw = h.record["high_water"]
     late = eng.make_event(5000, hw - age)  # happened `age` s before high water, published now
     h.api.add([late])
     polls = []
-    for _ in range(20):  # 20 minutes: the sweep reaches it when it is 900 s older than the window end
+    for n in range(20):  # 20 minutes: the sweep reaches it when it is 900 s older than the window end
+        h.api.add(spread(eng, 24, int(h.clock.now) - 60, int(h.clock.now) - 1, first_id=10000 + 100 * n))
         h.later(60)
         sink, summary = h.run()
         polls.append(sink.ids)
-        assert summary.errors == []
-    caught = [n for n, ids in enumerate(polls) if ids]
-    assert caught and polls[caught[0]] == [late["id"]] and len(caught) == 1
+        assert summary.errors == [] and len(sink.ids) == len(set(sink.ids))
+    caught = [n for n, ids in enumerate(polls) if late["id"] in ids]
+    assert len(caught) == 1
     # swept at the first poll whose window end is 900 s past it (polls 60 s apart, lag 60)
     assert caught[0] == (900 - age - 1) // 60
+
+
+def test_a_quiet_input_reads_the_sweep_and_the_new_window_in_one_request(eng):
+    now = eng.NOW
+    h = Harness(eng, spread(eng, 30, now - 5000, now - 60))  # a handful of events in the overlap
+    h.run()
+    late = eng.make_event(5000, now - 60 - 300)
+    h.api.add([late])
+    h.later(60)
+    before = len(h.api.requests)
+    sink, summary = h.run()
+    assert sink.ids == [late["id"]] and summary.requests == 1  # caught at once, in one request
+    assert h.api.requests[before]["effective_at[gte]"] == [str(now - 60 - 900 + 1)]
+    assert summary.skipped_duplicates == len(ids_in(h.api.events, now - 959, now - 60)) - 1
 
 
 def test_late_event_older_than_the_overlap_is_not_collected(eng):
@@ -736,6 +754,7 @@ def test_steady_polls_read_each_second_twice_and_catch_every_late_event(eng, int
     # A day (or its scaled-down twin) of polls, 1 event/s, 2% of them published up to `overlap`
     # seconds late: every event is sent once, and the API is asked for each second twice.
     rng = random.Random(interval)
+    per_second = 60 // interval  # as many events per poll at both scales
     now = eng.NOW
     h = Harness(eng, [], interval=interval, lag_seconds=lag, overlap_seconds=overlap, start=str(now - 10))
     hidden, sent, fetched = [], [], 0
@@ -743,13 +762,14 @@ def test_steady_polls_read_each_second_twice_and_catch_every_late_event(eng, int
     polls = 3 * overlap // interval + 40
     for _ in range(polls):
         t = int(h.clock.now)
-        for second in range(t - interval, t):  # one event a second, most published at once
-            event = eng.make_event(next_id, second)
-            next_id += 1
-            if rng.random() < 0.02:
-                hidden.append((second + rng.randint(lag + 1, overlap), event))  # late, within the overlap
-            else:
-                h.api.add([event])
+        for second in range(t - interval, t):  # 60 events a poll, most published at once
+            for _ in range(per_second):
+                event = eng.make_event(next_id, second)
+                next_id += 1
+                if rng.random() < 0.02:
+                    hidden.append((second + rng.randint(lag + 1, overlap), event))  # late, within the overlap
+                else:
+                    h.api.add([event])
         h.api.add([e for at, e in hidden if at <= t])
         hidden = [(at, e) for at, e in hidden if at > t]
         sink, summary = h.run()

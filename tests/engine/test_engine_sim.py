@@ -175,8 +175,9 @@ def test_added_events_in_the_overlap_and_repeats():
             seconds.append((sink.ids, summary.skipped_duplicates))
         sent = [i for ids, _ in seconds for i in ids]
         assert sorted(sent) == sorted(e["id"] for e in late)  # each late event once, no old one again
-        # every old event of the overlap was read once more by the sweep and dropped
-        assert sum(skipped for _, skipped in seconds) == sum(1 for e in base if e["effective_at"] > high_water - 4)
+        # every old event of the overlap was read once more (at least: a quiet input's polls read the
+        # sweep and the new window as one range) and dropped
+        assert sum(skipped for _, skipped in seconds) >= sum(1 for e in base if e["effective_at"] > high_water - 4)
 
 
 @pytest.mark.parametrize("key, error", [("sk-admin-" + "w" * 60, AuthenticationError),

@@ -339,6 +339,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     # -- the API --
+    @staticmethod
+    def _until(due: float) -> None:
+        left = due - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
     def _audit_logs(self, raw_query: str) -> None:
         st = self.state
         if not st.admit():
@@ -351,21 +357,25 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve_audit_logs(self, raw_query: str) -> None:
         st = self.state
+        # latency_ms is how long an answer takes, its own computation included (as a real API's
+        # response time is): what requests x latency counts as a client's floor.
+        due = time.monotonic() + st.latency_ms / 1000.0
         fault = st.draw_fault()
-        if st.latency_ms:
-            time.sleep(st.latency_ms / 1000.0)
+        slow = 0.0
         if fault is not None and fault.name == "slow":
-            time.sleep(float(fault.arg) / 1000.0)
-            fault = None
+            slow, fault = float(fault.arg) / 1000.0, None
         if fault is not None and fault.name not in ("truncate",):
+            self._until(due)
             return self._fault(fault)
 
         status, page = answer(st, raw_query, self.headers.get("Authorization"))
         if status != 200:
+            self._until(due)
             st.record(status)
             return self._json(status, page)
         # Raw UTF-8 like the live API (not \u escapes): clients must decode it as UTF-8.
         body = json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        self._until(due + slow)
         if fault is not None:  # truncate
             st.record(200)
             cut = max(1, len(body) // 2)

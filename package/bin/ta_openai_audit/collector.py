@@ -15,7 +15,9 @@ Every second is thus read twice in steady state (read amplification 2, whatever 
 floor for catching events up to ``overlap`` late), where re-reading the whole overlap on every poll
 read it about (interval + lag + overlap) / interval times (16 at the defaults). When the two are
 adjacent (the first poll after a pause of more than the overlap) they are one range; a second read
-at least ``overlap`` after its first needs no sweep. Every period derives from the input's own
+at least ``overlap`` after its first needs no sweep. They are one range too when the seconds between
+them held fewer than MERGE_BELOW events (the ids kept say how many): a quiet input makes one request
+a poll, and re-reads less than half a page. Every period derives from the input's own
 interval, lag and overlap, so the behaviour scales with them.
 
 How a window is walked
@@ -97,6 +99,7 @@ from .checkpoint import (
     plausible_time,
     read_record,
 )
+from .client import PAGE_LIMIT
 from .errors import (
     CheckpointError,
     CollectorError,
@@ -124,6 +127,9 @@ MAX_PAGES_PER_RUN = 10_000
 # once this many of its pages show how dense it is.
 MIN_PAGES_PER_SLICE = 8
 PAGES_BEFORE_SPLIT = 2
+# The sweep and the fresh window are read as one range when the seconds between them held fewer
+# events than this (half a page): a quiet input makes one request a poll, not two.
+MERGE_BELOW = PAGE_LIMIT // 2
 # Ids of out-of-window events quoted in the log line that reports them.
 _IDS_QUOTED = 10
 # Seconds a cancelled fetcher may take to notice (its request is cut; a retry wait polls).
@@ -600,7 +606,10 @@ class Collector:
             swept_to = high_water - settings.overlap_seconds if state.swept_to is None else state.swept_to
             sweep_to = max(swept_to, sweep_to)
             sweep_end = min(sweep_to, high_water)
-            if sweep_end == high_water:  # the sweep reaches the fresh window: one range
+            between = sum(1 for at in state.overlap_ids.values() if sweep_end < at <= high_water)
+            if sweep_end == high_water or (swept_to < sweep_end and between < MERGE_BELOW):
+                # One range: the sweep reaches the fresh window, or the seconds between them held
+                # so few events that reading them again costs less than a second request.
                 ranges = [(swept_to + 1, window_end)]
             else:
                 ranges = [(high_water + 1, window_end)]
